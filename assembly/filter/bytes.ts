@@ -1,0 +1,92 @@
+// A growable byte buffer for building JSON and batches without going through UTF-16 strings.
+
+export class ByteWriter {
+  private buf: Uint8Array;
+  length: i32 = 0;
+
+  constructor(capacity: i32 = 256) {
+    this.buf = new Uint8Array(max(capacity, 16));
+  }
+
+  @inline private ensure(extra: i32): void {
+    const need = this.length + extra;
+    if (need > this.buf.length) this.grow(need);
+  }
+
+  private grow(need: i32): void {
+    let cap = this.buf.length << 1;
+    while (cap < need) cap <<= 1;
+    const next = new Uint8Array(cap);
+    memory.copy(next.dataStart, this.buf.dataStart, this.length);
+    this.buf = next;
+  }
+
+  byte(b: u8): ByteWriter {
+    this.ensure(1);
+    store<u8>(this.buf.dataStart + this.length, b);
+    this.length++;
+    return this;
+  }
+
+  /** Appends bytes [start, start+len) of `src`; the range must lie inside `src`. */
+  bytes(src: Uint8Array, start: i32 = 0, len: i32 = -1): ByteWriter {
+    if (len < 0) len = src.length - start;
+    if (start < 0 || len <= 0 || start + len > src.length) return this;
+    this.ensure(len);
+    memory.copy(this.buf.dataStart + this.length, src.dataStart + start, len);
+    this.length += len;
+    return this;
+  }
+
+  /** Appends ASCII text (literals, numbers); never use it for data from outside. */
+  ascii(s: string): ByteWriter {
+    const n = s.length;
+    this.ensure(n);
+    const p = this.buf.dataStart + this.length;
+    for (let i = 0; i < n; i++) store<u8>(p + i, <u8>s.charCodeAt(i));
+    this.length += n;
+    return this;
+  }
+
+  u64(v: u64): ByteWriter {
+    if (v == 0) return this.byte(0x30);
+    const digits = new StaticArray<u8>(20);
+    let n = 0;
+    while (v > 0) {
+      unchecked(digits[n++] = <u8>(0x30 + v % 10));
+      v /= 10;
+    }
+    this.ensure(n);
+    while (n > 0) this.byte(unchecked(digits[--n]));
+    return this;
+  }
+
+  /** Zero-padded decimal of exactly `width` digits (for timestamps). */
+  padded(v: u32, width: i32): ByteWriter {
+    this.ensure(width);
+    const p = this.buf.dataStart + this.length;
+    for (let i = width - 1; i >= 0; i--) {
+      store<u8>(p + i, <u8>(0x30 + v % 10));
+      v /= 10;
+    }
+    this.length += width;
+    return this;
+  }
+
+  /** A copy of what was written. */
+  toBytes(): Uint8Array {
+    return this.buf.slice(0, this.length);
+  }
+
+  reset(): void {
+    this.length = 0;
+  }
+}
+
+export function utf8(s: string): Uint8Array {
+  return Uint8Array.wrap(String.UTF8.encode(s));
+}
+
+export function bytesToString(b: Uint8Array): string {
+  return String.UTF8.decodeUnsafe(b.dataStart, b.length);
+}

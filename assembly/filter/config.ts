@@ -1,0 +1,195 @@
+// The filter configuration: parsed once per root context, by one pure function, into a typed object
+// with defaults. It never throws: problems come back as messages naming the field, so the host layer
+// can log them and keep traffic flowing.
+import { JsonParser, JValue, JKind, JObject, JString, JBool, JNumber, JArray } from "./json";
+import { Endpoint, parseEndpoint } from "./endpoint";
+
+export class Config {
+  applicationId: string = "";
+  apiEndpoint: string = "https://api.moesif.net";
+  endpoint: Endpoint = new Endpoint();
+  apiVersion: string = "";
+  debug: bool = false;
+
+  batchSize: i32 = 50;
+  eventQueueSize: i32 = 10000;
+  maxCallbackTimeSpent: i32 = 750;
+  connectTimeout: i32 = 1000;
+  sendTimeout: i32 = 5000;
+  timeout: i32 = 1000;
+  keepalive: i32 = 5000;
+  enableCompression: bool = false;
+
+  requestMaxBodySizeLimit: i32 = 100000;
+  responseMaxBodySizeLimit: i32 = 100000;
+  disableCaptureRequestBody: bool = false;
+  disableCaptureResponseBody: bool = false;
+  disableGzipPayloadDecompression: bool = false;
+  disableTransactionId: bool = false;
+
+  requestHeaderMasks: Array<string> = [];
+  responseHeaderMasks: Array<string> = [];
+  requestBodyMasks: Array<string> = [];
+  responseBodyMasks: Array<string> = [];
+  requestQueryMasks: Array<string> = [];
+
+  userIdHeader: string = "";
+  companyIdHeader: string = "";
+  authorizationHeaderName: string = "authorization";
+  authorizationUserIdField: string = "sub";
+  authorizationCompanyIdField: string = "";
+}
+
+export class ConfigResult {
+  config: Config | null = null;
+  errors: Array<string> = [];
+  warnings: Array<string> = [];
+}
+
+const INT_MAX: f64 = 2147483647;
+
+class Reader {
+  constructor(public obj: JObject, public result: ConfigResult) {}
+
+  private seen: Array<string> = [];
+
+  private take(name: string): JValue | null {
+    this.seen.push(name);
+    const v = this.obj.get(name);
+    if (v === null || v.kind == JKind.Null) return null;
+    return v;
+  }
+
+  private error(name: string, msg: string): void {
+    this.result.errors.push(name + ": " + msg);
+  }
+
+  str(name: string, def: string): string {
+    const v = this.take(name);
+    if (v === null) return def;
+    if (v.kind != JKind.String) { this.error(name, "must be a string"); return def; }
+    return (<JString>v).value;
+  }
+
+  bool(name: string, def: bool): bool {
+    const v = this.take(name);
+    if (v === null) return def;
+    if (v.kind != JKind.Bool) { this.error(name, "must be true or false"); return def; }
+    return (<JBool>v).value;
+  }
+
+  int(name: string, def: i32, lo: i32, hi: i32 = <i32>INT_MAX): i32 {
+    const v = this.take(name);
+    if (v === null) return def;
+    if (v.kind != JKind.Number) { this.error(name, "must be a number"); return def; }
+    const n = (<JNumber>v).value;
+    if (n != Math.floor(n) || !isFinite(n)) { this.error(name, "must be a whole number"); return def; }
+    if (n < <f64>lo || n > <f64>hi) {
+      this.error(name, "must be between " + lo.toString() + " and " + hi.toString());
+      return def;
+    }
+    return <i32>n;
+  }
+
+  strings(name: string): Array<string> {
+    const out = new Array<string>();
+    const v = this.take(name);
+    if (v === null) return out;
+    if (v.kind != JKind.Array) { this.error(name, "must be an array of strings"); return out; }
+    const items = (<JArray>v).items;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      if (item.kind != JKind.String) { this.error(name, "must be an array of strings"); return new Array<string>(); }
+      out.push((<JString>item).value);
+    }
+    return out;
+  }
+
+  /** Names present in the object that no field read. */
+  unknown(): Array<string> {
+    const out = new Array<string>();
+    for (let i = 0; i < this.obj.keys.length; i++) {
+      const k = this.obj.keys[i];
+      if (!this.seen.includes(k) && !out.includes(k)) out.push(k);
+    }
+    return out;
+  }
+}
+
+function lowerAll(list: Array<string>): Array<string> {
+  const out = new Array<string>(list.length);
+  for (let i = 0; i < list.length; i++) out[i] = list[i].toLowerCase();
+  return out;
+}
+
+function concat(a: Array<string>, b: Array<string>): Array<string> {
+  const out = a.slice(0);
+  for (let i = 0; i < b.length; i++) if (!out.includes(b[i])) out.push(b[i]);
+  return out;
+}
+
+/** Parses the JSON text Kong hands to on_configure. `config` is null exactly when `errors` is not empty. */
+export function parseConfig(text: Uint8Array): ConfigResult {
+  const result = new ConfigResult();
+  if (text.length == 0) {
+    result.errors.push("configuration is empty: application_id is required");
+    return result;
+  }
+  const parser = new JsonParser(text);
+  const root = parser.parse();
+  if (root === null) {
+    result.errors.push("configuration is not valid JSON (" + parser.error + ")");
+    return result;
+  }
+  if (root.kind != JKind.Object) {
+    result.errors.push("configuration must be a JSON object");
+    return result;
+  }
+  const r = new Reader(<JObject>root, result);
+  const c = new Config();
+
+  c.applicationId = r.str("application_id", "");
+  if (c.applicationId.length == 0 && result.errors.length == 0) {
+    result.errors.push("application_id: is required (your Moesif Application Id)");
+  }
+  c.apiEndpoint = r.str("api_endpoint", c.apiEndpoint);
+  const ep = parseEndpoint(c.apiEndpoint);
+  if (ep === null) result.errors.push("api_endpoint: must be an http:// or https:// URL with a host, got \"" + c.apiEndpoint + "\"");
+  else c.endpoint = ep;
+  c.apiVersion = r.str("api_version", c.apiVersion);
+  c.debug = r.bool("debug", c.debug);
+
+  c.batchSize = r.int("batch_size", c.batchSize, 1, 10000);
+  c.eventQueueSize = r.int("event_queue_size", c.eventQueueSize, 1, 1000000);
+  c.maxCallbackTimeSpent = r.int("max_callback_time_spent", c.maxCallbackTimeSpent, 1, 60000);
+  c.connectTimeout = r.int("connect_timeout", c.connectTimeout, 1, 600000);
+  c.sendTimeout = r.int("send_timeout", c.sendTimeout, 1, 600000);
+  c.timeout = r.int("timeout", c.timeout, 1, 600000);
+  c.keepalive = r.int("keepalive", c.keepalive, 0, 600000);
+  c.enableCompression = r.bool("enable_compression", c.enableCompression);
+
+  c.requestMaxBodySizeLimit = r.int("request_max_body_size_limit", c.requestMaxBodySizeLimit, 0, 50000000);
+  c.responseMaxBodySizeLimit = r.int("response_max_body_size_limit", c.responseMaxBodySizeLimit, 0, 50000000);
+  c.disableCaptureRequestBody = r.bool("disable_capture_request_body", c.disableCaptureRequestBody);
+  c.disableCaptureResponseBody = r.bool("disable_capture_response_body", c.disableCaptureResponseBody);
+  c.disableGzipPayloadDecompression = r.bool("disable_gzip_payload_decompression", c.disableGzipPayloadDecompression);
+  c.disableTransactionId = r.bool("disable_transaction_id", c.disableTransactionId);
+
+  c.requestHeaderMasks = lowerAll(r.strings("request_header_masks"));
+  c.responseHeaderMasks = lowerAll(r.strings("response_header_masks"));
+  c.requestBodyMasks = concat(r.strings("request_body_masks"), r.strings("request_masks"));
+  c.responseBodyMasks = concat(r.strings("response_body_masks"), r.strings("response_masks"));
+  c.requestQueryMasks = r.strings("request_query_masks");
+
+  c.userIdHeader = r.str("user_id_header", c.userIdHeader).toLowerCase();
+  c.companyIdHeader = r.str("company_id_header", c.companyIdHeader).toLowerCase();
+  c.authorizationHeaderName = r.str("authorization_header_name", c.authorizationHeaderName).toLowerCase();
+  c.authorizationUserIdField = r.str("authorization_user_id_field", c.authorizationUserIdField);
+  c.authorizationCompanyIdField = r.str("authorization_company_id_field", c.authorizationCompanyIdField);
+
+  const unknown = r.unknown();
+  for (let i = 0; i < unknown.length; i++) result.warnings.push("unknown field \"" + unknown[i] + "\" ignored");
+
+  if (result.errors.length == 0) result.config = c;
+  return result;
+}

@@ -1,0 +1,215 @@
+// A small JSON reader for the filter configuration: parsed once per root, so a tree of strings is
+// fine here. (Bodies are never parsed this way; they are scanned as bytes.) It returns null with an
+// error message instead of throwing, and bounds nesting so hostile input cannot exhaust the stack.
+
+export const enum JKind { Null, Bool, Number, String, Array, Object }
+
+export class JValue {
+  constructor(public kind: JKind) {}
+}
+export class JBool extends JValue {
+  constructor(public value: bool) { super(JKind.Bool); }
+}
+export class JNumber extends JValue {
+  constructor(public value: f64) { super(JKind.Number); }
+}
+export class JString extends JValue {
+  constructor(public value: string) { super(JKind.String); }
+}
+export class JArray extends JValue {
+  items: Array<JValue> = [];
+  constructor() { super(JKind.Array); }
+}
+export class JObject extends JValue {
+  keys: Array<string> = [];
+  values: Array<JValue> = [];
+  constructor() { super(JKind.Object); }
+
+  /** The last value given for `key` (JSON parsers commonly let the last duplicate win). */
+  get(key: string): JValue | null {
+    for (let i = this.keys.length - 1; i >= 0; i--) if (this.keys[i] == key) return this.values[i];
+    return null;
+  }
+}
+
+const MAX_DEPTH = 64;
+
+export class JsonParser {
+  private pos: i32 = 0;
+  error: string = "";
+
+  constructor(private src: Uint8Array) {}
+
+  /** Parses one whole document; null (and `error`) when it is not valid JSON. */
+  parse(): JValue | null {
+    this.skipWs();
+    const v = this.value(0);
+    if (v === null) return null;
+    this.skipWs();
+    if (this.pos != this.src.length) return this.fail("unexpected data after the JSON value");
+    return v;
+  }
+
+  private fail(msg: string): JValue | null {
+    if (this.error.length == 0) this.error = msg + " at byte " + this.pos.toString();
+    return null;
+  }
+
+  @inline private peek(): i32 {
+    return this.pos < this.src.length ? <i32>unchecked(this.src[this.pos]) : -1;
+  }
+
+  private skipWs(): void {
+    while (this.pos < this.src.length) {
+      const c = unchecked(this.src[this.pos]);
+      if (c != 0x20 && c != 0x09 && c != 0x0a && c != 0x0d) break;
+      this.pos++;
+    }
+  }
+
+  private literal(word: string): bool {
+    const n = word.length;
+    if (this.pos + n > this.src.length) return false;
+    for (let i = 0; i < n; i++) if (<i32>unchecked(this.src[this.pos + i]) != word.charCodeAt(i)) return false;
+    this.pos += n;
+    return true;
+  }
+
+  private value(depth: i32): JValue | null {
+    if (depth > MAX_DEPTH) return this.fail("JSON nested too deeply");
+    const c = this.peek();
+    if (c == 0x7b) return this.object(depth);
+    if (c == 0x5b) return this.array(depth);
+    if (c == 0x22) {
+      const s = this.string();
+      return s === null ? null : new JString(s);
+    }
+    if (c == 0x74) return this.literal("true") ? new JBool(true) : this.fail("invalid literal");
+    if (c == 0x66) return this.literal("false") ? new JBool(false) : this.fail("invalid literal");
+    if (c == 0x6e) return this.literal("null") ? new JValue(JKind.Null) : this.fail("invalid literal");
+    if (c == 0x2d || (c >= 0x30 && c <= 0x39)) return this.number();
+    return this.fail(c < 0 ? "unexpected end of JSON" : "unexpected character");
+  }
+
+  private object(depth: i32): JValue | null {
+    const obj = new JObject();
+    this.pos++;
+    this.skipWs();
+    if (this.peek() == 0x7d) { this.pos++; return obj; }
+    while (true) {
+      this.skipWs();
+      if (this.peek() != 0x22) return this.fail("expected a string key");
+      const key = this.string();
+      if (key === null) return null;
+      this.skipWs();
+      if (this.peek() != 0x3a) return this.fail("expected ':'");
+      this.pos++;
+      this.skipWs();
+      const v = this.value(depth + 1);
+      if (v === null) return null;
+      obj.keys.push(key);
+      obj.values.push(v);
+      this.skipWs();
+      const c = this.peek();
+      this.pos++;
+      if (c == 0x7d) return obj;
+      if (c != 0x2c) { this.pos--; return this.fail("expected ',' or '}'"); }
+    }
+    return obj;
+  }
+
+  private array(depth: i32): JValue | null {
+    const arr = new JArray();
+    this.pos++;
+    this.skipWs();
+    if (this.peek() == 0x5d) { this.pos++; return arr; }
+    while (true) {
+      this.skipWs();
+      const v = this.value(depth + 1);
+      if (v === null) return null;
+      arr.items.push(v);
+      this.skipWs();
+      const c = this.peek();
+      this.pos++;
+      if (c == 0x5d) return arr;
+      if (c != 0x2c) { this.pos--; return this.fail("expected ',' or ']'"); }
+    }
+    return arr;
+  }
+
+  private number(): JValue | null {
+    const start = this.pos;
+    if (this.peek() == 0x2d) this.pos++;
+    let c = this.peek();
+    if (c == 0x30) this.pos++;
+    else if (c >= 0x31 && c <= 0x39) { while ((c = this.peek()) >= 0x30 && c <= 0x39) this.pos++; }
+    else return this.fail("invalid number");
+    if (this.peek() == 0x2e) {
+      this.pos++;
+      if (!((c = this.peek()) >= 0x30 && c <= 0x39)) return this.fail("invalid number");
+      while ((c = this.peek()) >= 0x30 && c <= 0x39) this.pos++;
+    }
+    c = this.peek();
+    if (c == 0x65 || c == 0x45) {
+      this.pos++;
+      c = this.peek();
+      if (c == 0x2b || c == 0x2d) this.pos++;
+      if (!((c = this.peek()) >= 0x30 && c <= 0x39)) return this.fail("invalid number");
+      while ((c = this.peek()) >= 0x30 && c <= 0x39) this.pos++;
+    }
+    const text = String.UTF8.decodeUnsafe(this.src.dataStart + start, this.pos - start);
+    return new JNumber(parseFloat(text));
+  }
+
+  private hex4(): i32 {
+    if (this.pos + 4 > this.src.length) return -1;
+    let v = 0;
+    for (let i = 0; i < 4; i++) {
+      const c = <i32>unchecked(this.src[this.pos + i]);
+      let d: i32;
+      if (c >= 0x30 && c <= 0x39) d = c - 0x30;
+      else if (c >= 0x61 && c <= 0x66) d = c - 0x57;
+      else if (c >= 0x41 && c <= 0x46) d = c - 0x37;
+      else return -1;
+      v = (v << 4) | d;
+    }
+    this.pos += 4;
+    return v;
+  }
+
+  private string(): string | null {
+    this.pos++;
+    let out = "";
+    let runStart = this.pos;
+    while (true) {
+      const c = this.peek();
+      if (c < 0) { this.fail("unterminated string"); return null; }
+      if (c < 0x20) { this.fail("control character in string"); return null; }
+      if (c == 0x22) {
+        out += String.UTF8.decodeUnsafe(this.src.dataStart + runStart, this.pos - runStart);
+        this.pos++;
+        return out;
+      }
+      if (c != 0x5c) { this.pos++; continue; }
+      out += String.UTF8.decodeUnsafe(this.src.dataStart + runStart, this.pos - runStart);
+      this.pos++;
+      const e = this.peek();
+      this.pos++;
+      if (e == 0x22) out += "\"";
+      else if (e == 0x5c) out += "\\";
+      else if (e == 0x2f) out += "/";
+      else if (e == 0x62) out += "\b";
+      else if (e == 0x66) out += "\f";
+      else if (e == 0x6e) out += "\n";
+      else if (e == 0x72) out += "\r";
+      else if (e == 0x74) out += "\t";
+      else if (e == 0x75) {
+        const u = this.hex4();
+        if (u < 0) { this.fail("invalid \\u escape"); return null; }
+        out += String.fromCharCode(u);
+      } else { this.pos--; this.fail("invalid escape"); return null; }
+      runStart = this.pos;
+    }
+    return out;
+  }
+}

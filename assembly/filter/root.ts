@@ -1,0 +1,92 @@
+// One root context per filter configuration (per Kong filter chain): it owns the parsed config, the
+// event queue and the sender, and flushes on its tick.
+import { RootContext, HttpContext } from "../runtime/context";
+import { BufferType, Status } from "../runtime/abi";
+import { getBufferBytes, setTickPeriod, logError, logWarn, logInfo, nowNanos, statusName } from "../runtime/host";
+import { Config, parseConfig } from "./config";
+import { EventQueue } from "./queue";
+import { Sender } from "./sender";
+import { Stats, LogLimiter } from "./stats";
+import { EventOptions } from "./event";
+import { MoesifHttp } from "./capture";
+import { FILTER_VERSION } from "./version";
+
+const TICK_PERIOD_MS: u32 = 1000;
+
+export class MoesifRoot extends RootContext {
+  config: Config | null = null;
+  queue: EventQueue = new EventQueue(1);
+  sender: Sender | null = null;
+  stats: Stats = new Stats();
+  eventOptions: EventOptions = new EventOptions();
+  private tickSet: bool = false;
+  private queueFullLog: LogLimiter = new LogLimiter();
+
+  onConfigure(configSize: u32): bool {
+    let text = new Uint8Array(0);
+    if (configSize > 0) {
+      const got = getBufferBytes(BufferType.PluginConfiguration, 0, configSize);
+      if (got.status == Status.Ok) text = got.data!;
+      else if (got.status != Status.NotFound) {
+        logError("moesif: could not read the filter configuration (" + statusName(got.status) + "); filter disabled, traffic passes untouched");
+        return true;
+      }
+    }
+    const result = parseConfig(text);
+    for (let i = 0; i < result.warnings.length; i++) logWarn("moesif: configuration: " + result.warnings[i]);
+    const config = result.config;
+    if (config === null) {
+      logError("moesif: invalid configuration: " + result.errors.join("; ") + "; filter disabled, traffic passes untouched");
+      this.config = null;
+      this.sender = null;
+      return true;
+    }
+    this.config = config;
+    this.queue = new EventQueue(config.eventQueueSize);
+    this.sender = new Sender(config, this.queue, this.stats);
+    this.eventOptions.apiVersion = config.apiVersion;
+    // Kong traps on a second non-zero tick period for the same root.
+    if (!this.tickSet) {
+      const st = setTickPeriod(TICK_PERIOD_MS);
+      if (st == Status.Ok) this.tickSet = true;
+      else logError("moesif: could not set the tick period (" + statusName(st) + "); events cannot be sent");
+    }
+    logInfo("moesif: filter " + FILTER_VERSION + " configured for " + config.endpoint.upstream +
+      " (batch_size " + config.batchSize.toString() + ", event_queue_size " + config.eventQueueSize.toString() + ")");
+    return true;
+  }
+
+  onTick(): void {
+    const sender = this.sender;
+    if (sender === null) return;
+    sender.flush(nowNanos() / 1000000);
+  }
+
+  onHttpCallResponse(token: u32, headerCount: u32, bodySize: u32, trailerCount: u32): void {
+    const sender = this.sender;
+    if (sender === null) return;
+    sender.onResponse(token, headerCount, bodySize);
+  }
+
+  newHttpContext(id: u32): HttpContext {
+    if (this.config === null) return new HttpContext(id, this.id);
+    return new MoesifHttp(id, this);
+  }
+
+  /** Hands a finished event to the queue; counts and (rate-limited) reports a full queue. */
+  enqueue(event: Uint8Array, nowMs: u64): void {
+    this.stats.captured++;
+    if (this.queue.push(event)) {
+      if (this.config !== null && this.config!.debug) {
+        logInfo("moesif: queued event (" + event.length.toString() + " bytes), " + this.queue.length.toString() + " in queue");
+      }
+      return;
+    }
+    this.stats.droppedQueueFull++;
+    const held = this.queueFullLog.allow(nowMs);
+    if (held >= 0) {
+      logWarn("moesif: event queue full (" + this.queue.maxEvents.toString() + " events); dropping new events (" +
+        this.stats.droppedQueueFull.toString() + " dropped so far)");
+    }
+  }
+}

@@ -1,0 +1,147 @@
+// Thin wrappers over the host calls Kong implements. Every wrapper returns the host's status: an
+// expected status (NotFound above all) is a value for the caller to act on, never a trap.
+// Only functions listed in kong-wasm-host.md may be imported here; the test host refuses any other.
+import {
+  proxy_log,
+  proxy_get_current_time_nanoseconds,
+  proxy_set_tick_period_milliseconds,
+  proxy_get_buffer_bytes,
+  proxy_get_header_map_pairs,
+  proxy_get_header_map_value,
+  proxy_replace_header_map_value,
+  proxy_get_property,
+  proxy_http_call,
+} from "@solo-io/proxy-runtime/assembly/imports";
+import { Status, LogLevel } from "./abi";
+import { HeaderMap, decodeHeaderMap } from "./headers";
+
+// Out-parameters the host writes to: a pointer (allocated with our `malloc`) and a length.
+const RET_PTR = memory.data(8);
+const RET_LEN = memory.data(8);
+const RET_TIME = memory.data(8);
+
+/** Result of a host call that hands back bytes. `data` is set only when `status` is Ok. */
+export class HostBytes {
+  constructor(public status: u32, public data: Uint8Array | null) {}
+}
+
+/** Takes ownership of the block the host allocated: copies it into managed memory and frees it. */
+function takeReturned(): Uint8Array {
+  const ptr = load<u32>(RET_PTR);
+  const len = load<u32>(RET_LEN);
+  const out = new Uint8Array(<i32>len);
+  if (ptr != 0) {
+    if (len != 0) memory.copy(out.dataStart, ptr, len);
+    heap.free(ptr);
+  }
+  return out;
+}
+
+function resetReturned(): void {
+  store<u32>(RET_PTR, 0);
+  store<u32>(RET_LEN, 0);
+}
+
+export function log(level: u32, message: string): void {
+  const utf8 = String.UTF8.encode(message);
+  proxy_log(level, changetype<usize>(utf8), utf8.byteLength);
+}
+
+export function logError(message: string): void { log(LogLevel.Error, message); }
+export function logWarn(message: string): void { log(LogLevel.Warn, message); }
+export function logInfo(message: string): void { log(LogLevel.Info, message); }
+
+/** Wall-clock time in nanoseconds since the epoch, or 0 if the host cannot tell. */
+export function nowNanos(): u64 {
+  store<u64>(RET_TIME, 0);
+  if (proxy_get_current_time_nanoseconds(RET_TIME) != Status.Ok) return 0;
+  return load<u64>(RET_TIME);
+}
+
+export function setTickPeriod(ms: u32): u32 {
+  return proxy_set_tick_period_milliseconds(ms);
+}
+
+/** Reads `max` bytes of a buffer from `start`. NotFound means no (or an empty) body. */
+export function getBufferBytes(bufferType: i32, start: u32, max: u32): HostBytes {
+  resetReturned();
+  const status = proxy_get_buffer_bytes(bufferType, start, max, RET_PTR, RET_LEN);
+  if (status != Status.Ok) return new HostBytes(status, null);
+  return new HostBytes(status, takeReturned());
+}
+
+/** One call for the whole map: Kong's host serialises it once, we decode it without strings. */
+export class HostHeaders {
+  constructor(public status: u32, public map: HeaderMap) {}
+}
+
+export function getHeaderMap(mapType: i32): HostHeaders {
+  resetReturned();
+  const status = proxy_get_header_map_pairs(mapType, RET_PTR, RET_LEN);
+  if (status != Status.Ok) return new HostHeaders(status, HeaderMap.empty());
+  const decoded = decodeHeaderMap(takeReturned());
+  if (decoded === null) return new HostHeaders(Status.SerializationFailure, HeaderMap.empty());
+  return new HostHeaders(status, decoded);
+}
+
+export function getHeaderValue(mapType: i32, name: ArrayBuffer): HostBytes {
+  resetReturned();
+  const status = proxy_get_header_map_value(mapType, changetype<usize>(name), name.byteLength, RET_PTR, RET_LEN);
+  if (status != Status.Ok) return new HostBytes(status, null);
+  return new HostBytes(status, takeReturned());
+}
+
+export function replaceHeader(mapType: i32, name: ArrayBuffer, value: Uint8Array): u32 {
+  return proxy_replace_header_map_value(mapType, changetype<usize>(name), name.byteLength, value.dataStart, value.length);
+}
+
+/**
+ * Reads a property. `path` is the UTF-8 path with NUL separators (Kong accepts NUL or dots, Envoy
+ * only NUL). Unknown properties answer NotFound, which is normal: older Kong lacks many of them.
+ */
+export function getProperty(path: ArrayBuffer): HostBytes {
+  resetReturned();
+  const status = proxy_get_property(changetype<usize>(path), path.byteLength, RET_PTR, RET_LEN);
+  if (status != Status.Ok) return new HostBytes(status, null);
+  return new HostBytes(status, takeReturned());
+}
+
+/** Builds a property path from dotted text, with the NUL separators every host accepts. */
+export function propertyPath(dotted: string): ArrayBuffer {
+  const utf8 = String.UTF8.encode(dotted);
+  const bytes = Uint8Array.wrap(utf8);
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] == 0x2e) bytes[i] = 0;
+  return utf8;
+}
+
+export class HttpCallResult {
+  constructor(public status: u32, public token: u32) {}
+}
+
+export function httpCall(upstream: ArrayBuffer, headers: Uint8Array, body: Uint8Array, timeoutMs: u32): HttpCallResult {
+  store<u32>(RET_LEN, 0);
+  const status = proxy_http_call(
+    changetype<usize>(upstream), upstream.byteLength,
+    headers.dataStart, headers.length,
+    body.dataStart, body.length,
+    0, 0,
+    timeoutMs, RET_LEN,
+  );
+  return new HttpCallResult(status, load<u32>(RET_LEN));
+}
+
+export function statusName(status: u32): string {
+  switch (status) {
+    case Status.Ok: return "Ok";
+    case Status.NotFound: return "NotFound";
+    case Status.BadArgument: return "BadArgument";
+    case Status.SerializationFailure: return "SerializationFailure";
+    case Status.ParseFailure: return "ParseFailure";
+    case Status.InvalidMemoryAccess: return "InvalidMemoryAccess";
+    case Status.Empty: return "Empty";
+    case Status.CasMismatch: return "CasMismatch";
+    case Status.InternalFailure: return "InternalFailure";
+    case Status.Unimplemented: return "Unimplemented";
+  }
+  return "status " + status.toString();
+}

@@ -1,0 +1,196 @@
+// A local collector that speaks Moesif's API (moesif-protocol.md): it records every event the
+// filter sends, checks what a real collector checks, and can be told to misbehave.
+import http from "node:http";
+import zlib from "node:zlib";
+import { AddressInfo } from "node:net";
+import { readFileSync } from "node:fs";
+import { Ajv } from "ajv";
+import addFormats from "ajv-formats";
+
+const schema = JSON.parse(readFileSync(new URL("./event.schema.json", import.meta.url), "utf8"));
+const ajv = new Ajv({ allErrors: true });
+(addFormats as unknown as (a: Ajv) => void)(ajv);
+const validateEvent = ajv.compile(schema);
+
+export interface MoesifEvent {
+  request: { time: string; uri: string; verb: string; headers?: Record<string, string>; [k: string]: unknown };
+  response: { time: string; status: number; headers?: Record<string, string>; [k: string]: unknown };
+  [k: string]: unknown;
+}
+
+export interface ReceivedBatch {
+  headers: http.IncomingHttpHeaders;
+  /** The body as it came off the wire (compressed if it was). */
+  rawBody: Buffer;
+  /** The body after Content-Encoding was undone. */
+  body: Buffer;
+  events: MoesifEvent[];
+  status: number;
+}
+
+export interface Fault {
+  /** Answer with this status instead of accepting. */
+  status?: number;
+  retryAfter?: string;
+  /** Wait this long before answering. */
+  delayMs?: number;
+  /** Close the connection without an answer. */
+  drop?: boolean;
+  /** Never answer (until the collector closes). */
+  hang?: boolean;
+}
+
+export interface CollectorOptions {
+  port?: number;
+  /** When set, batches must carry this X-Moesif-Application-Id. */
+  applicationId?: string;
+  /** The application config GET /v1/config serves (sampling). */
+  appConfig?: Record<string, unknown>;
+  onBatch?: (batch: ReceivedBatch) => void;
+}
+
+export class Collector {
+  readonly events: MoesifEvent[] = [];
+  readonly batches: ReceivedBatch[] = [];
+  readonly rejected: { status: number; reason: string }[] = [];
+  configRequests = 0;
+  configEtag = "etag-1";
+  appConfig: Record<string, unknown>;
+  private faults: Fault[] = [];
+  private standingFault: Fault | null = null;
+  private server!: http.Server;
+  private waiters: (() => void)[] = [];
+  url = "";
+  port = 0;
+
+  constructor(private opts: CollectorOptions = {}) {
+    this.appConfig = opts.appConfig ?? { sample_rate: 100, user_sample_rate: {}, company_sample_rate: {}, regex_config: [] };
+  }
+
+  /** The next `times` batch requests meet `fault`. */
+  failNext(fault: Fault, times = 1): void {
+    for (let i = 0; i < times; i++) this.faults.push(fault);
+  }
+
+  /** Every batch request meets `fault` until clear() (an outage). */
+  failAll(fault: Fault): void {
+    this.standingFault = fault;
+  }
+
+  clear(): void {
+    this.faults = [];
+    this.standingFault = null;
+  }
+
+  /** Resolves when at least `n` events have arrived; rejects after `timeoutMs`. */
+  async waitForEvents(n: number, timeoutMs = 5000): Promise<MoesifEvent[]> {
+    const end = Date.now() + timeoutMs;
+    while (this.events.length < n) {
+      const left = end - Date.now();
+      if (left <= 0) throw new Error(`collector: waited ${timeoutMs} ms for ${n} events, got ${this.events.length}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(left, 100));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    return this.events.slice(0, n);
+  }
+
+  async start(): Promise<this> {
+    this.server = http.createServer((req, res) => this.handle(req, res));
+    await new Promise<void>((resolve) => this.server.listen(this.opts.port ?? 0, "127.0.0.1", resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+    this.url = `http://127.0.0.1:${this.port}`;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private reply(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers });
+    res.end(text);
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const url = new URL(req.url ?? "/", "http://collector");
+      if (req.method === "GET" && url.pathname === "/v1/config") {
+        this.configRequests++;
+        return this.reply(res, 200, this.appConfig, { "x-moesif-config-etag": this.configEtag });
+      }
+      if (req.method === "POST" && url.pathname === "/v1/events/batch") return this.batch(req, res, Buffer.concat(chunks));
+      return this.reply(res, 404, { message: "not found" });
+    });
+  }
+
+  private batch(req: http.IncomingMessage, res: http.ServerResponse, raw: Buffer): void {
+    const fault = this.faults.shift() ?? this.standingFault;
+    if (fault) {
+      if (fault.hang) return;
+      if (fault.drop) {
+        req.socket.destroy();
+        return;
+      }
+      const act = () => {
+        if (fault.status !== undefined) {
+          return this.reply(res, fault.status, { message: "fault injected" }, fault.retryAfter ? { "retry-after": fault.retryAfter } : {});
+        }
+        this.accept(req, res, raw);
+      };
+      if (fault.delayMs) setTimeout(act, fault.delayMs);
+      else act();
+      return;
+    }
+    this.accept(req, res, raw);
+  }
+
+  private reject(res: http.ServerResponse, status: number, reason: string): void {
+    this.rejected.push({ status, reason });
+    this.reply(res, status, { message: reason });
+  }
+
+  private accept(req: http.IncomingMessage, res: http.ServerResponse, raw: Buffer): void {
+    const appId = req.headers["x-moesif-application-id"];
+    if (typeof appId !== "string" || appId.length === 0) return this.reject(res, 401, "missing X-Moesif-Application-Id");
+    if (this.opts.applicationId !== undefined && appId !== this.opts.applicationId) return this.reject(res, 401, "unknown application id");
+    let body: Buffer;
+    const encoding = (req.headers["content-encoding"] ?? "identity").toLowerCase();
+    try {
+      if (encoding === "gzip") body = zlib.gunzipSync(raw);
+      else if (encoding === "deflate") body = zlib.inflateSync(raw);
+      else if (encoding === "identity") body = raw;
+      else return this.reject(res, 415, `unsupported Content-Encoding ${encoding}`);
+    } catch (e) {
+      return this.reject(res, 400, `body does not decode as ${encoding}: ${(e as Error).message}`);
+    }
+    let parsed: unknown;
+    try {
+      // fatal: an event that is not valid UTF-8 is a filter bug, not something to paper over.
+      parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
+    } catch (e) {
+      return this.reject(res, 400, `body is not JSON: ${(e as Error).message}`);
+    }
+    if (!Array.isArray(parsed)) return this.reject(res, 400, "body must be a JSON array of events");
+    for (let i = 0; i < parsed.length; i++) {
+      if (!validateEvent(parsed[i])) {
+        return this.reject(res, 400, `event ${i} is malformed: ${ajv.errorsText(validateEvent.errors)}`);
+      }
+    }
+    const events = parsed as MoesifEvent[];
+    const batch: ReceivedBatch = { headers: req.headers, rawBody: raw, body, events, status: 201 };
+    this.batches.push(batch);
+    this.events.push(...events);
+    this.opts.onBatch?.(batch);
+    for (const w of this.waiters.splice(0)) w();
+    this.reply(res, 201, {}, { "x-moesif-config-etag": this.configEtag });
+  }
+}

@@ -1,0 +1,900 @@
+// A proxy-wasm host in Node that copies Kong's (ngx_wasm_module's) rules: what links, what traps,
+// phase order, dispatch rules, body chunking, properties. Node's V8 runs the module as Kong's V8
+// runtime would; everything NWM decides on its own is re-implemented here from
+// ../shared/reference/kong-wasm-host.md. Tests drive it directly (like proxy-wasm-go-sdk's emulator:
+// start, tick, requests) or through the HTTP gateway in gateway.ts.
+import http from "node:http";
+import https from "node:https";
+import net from "node:net";
+import zlib from "node:zlib";
+import {
+  Status, MapType, BufferType, Action, LOG_LEVELS, KONG_IMPLEMENTED, KONG_TRAPPING_STUBS, ABI_MARKERS,
+  REQUIRED_EXPORTS, DISPATCH_PHASES, MAX_MAP_PAIRS,
+} from "./abi.ts";
+import { Pair, serializeMap, deserializeMap, toBuffer } from "./maps.ts";
+
+export interface FilterSpec {
+  /** The filter name: the .wasm basename in Kong. */
+  name: string;
+  /** The configuration text Kong hands to on_configure (JSON text, or any string). */
+  config: string | Buffer | null;
+}
+
+export interface LogLine {
+  level: string;
+  message: string;
+  /** "filter" for proxy_log, "host" for what NWM itself logs. */
+  source: "filter" | "host";
+  contextId?: number;
+}
+
+export interface HostOptions {
+  /** Kong version to copy (features differ): default 3.9.1. */
+  kongVersion?: string;
+  /** Called for each log line, besides keeping it in `logs`. */
+  onLog?: (line: LogLine) => void;
+  /** nginx client_body_buffer_size: bigger request bodies spill to a file the filter cannot read. */
+  clientBodyBufferSize?: number;
+  /** Run on_tick from timers (default) or only when a test calls tick(). */
+  autoTick?: boolean;
+  /** CA certificates trusted for https dispatches (Kong trusts the system bundle). */
+  dispatchCa?: string | Buffer;
+  /** Wall clock in ms, for tests that pin time. */
+  clock?: () => number;
+  nodeId?: string;
+  hostname?: string;
+}
+
+/** Thrown from a host function to make the call into wasm trap, as NWM does. */
+export class HostTrap extends Error {}
+
+/** A start-up failure that would stop nginx ([emerg]). */
+export class FatalStartError extends Error {}
+
+/** Thrown to the caller of an HTTP step when the filter trapped: Kong answers the client 500. */
+export class FilterTrapped extends Error {
+  constructor(public phase: string, message: string) {
+    super(message);
+  }
+}
+
+/** Everything request-scoped that properties and header maps read; the gateway fills it in. */
+export interface RequestState {
+  method: string;
+  scheme: string;
+  /** $request_uri: path and query as the client sent them. */
+  requestUri: string;
+  /** $uri: the normalised path (no query). */
+  uri: string;
+  args: string;
+  serverName: string;
+  serverPort: number;
+  remoteAddr: string;
+  remotePort: number;
+  protocol: string;
+  startMs: number;
+  requestHeaders: Pair[];
+  requestBody: Buffer | null;
+  responseHeaders: Pair[];
+  responseChunk: Buffer | null;
+  status: number;
+  headersSent: boolean;
+  responseStarted: boolean;
+  bodyBytesSent: number;
+  connectionId: number;
+  route?: { id: string; name?: string };
+  service?: { id: string; name?: string };
+  upstreamAddress?: string;
+  upstreamPort?: number;
+  ngxVars?: Record<string, string>;
+}
+
+interface CallScope {
+  phase: string;
+  contextId: number;
+  rootId: number;
+  stream?: HttpStream;
+  callResponse?: { pairs: Pair[]; body: Buffer };
+}
+
+interface Root {
+  id: number;
+  filter: FilterSpec;
+  config: Buffer;
+  tickPeriod: number;
+  timer?: NodeJS.Timeout;
+}
+
+interface PendingCall {
+  token: number;
+  rootId: number;
+  generation: number;
+  upstream: string;
+  headers: Pair[];
+  body: Buffer;
+  outcome?: { status?: number; error?: string };
+}
+
+function versionAtLeast(v: string, want: string): boolean {
+  const a = v.split(".").map(Number);
+  const b = want.split(".").map(Number);
+  for (let i = 0; i < 3; i++) {
+    if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
+  }
+  return true;
+}
+
+/** Checks a module against what Kong links; returns the problems (empty when Kong would load it). */
+export function linkProblems(module: WebAssembly.Module): string[] {
+  const problems: string[] = [];
+  const known = new Set<string>([...KONG_IMPLEMENTED, ...KONG_TRAPPING_STUBS]);
+  for (const imp of WebAssembly.Module.imports(module)) {
+    if (imp.module === "env") {
+      if (imp.kind !== "function" || !known.has(imp.name)) {
+        problems.push(`imports env.${imp.name}, which Kong does not provide: the filter fails to link and Kong does not start`);
+      }
+    } else if (imp.module !== "wasi_snapshot_preview1") {
+      problems.push(`imports ${imp.module}.${imp.name}: Kong links only "env" and "wasi_snapshot_preview1"`);
+    }
+  }
+  const exports = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
+  if (!ABI_MARKERS.some((m) => exports.has(m))) problems.push("exports no proxy_abi_version_* marker: Kong cannot tell its ABI");
+  for (const name of REQUIRED_EXPORTS) if (!exports.has(name)) problems.push(`does not export ${name}`);
+  if (!exports.has("malloc") && !exports.has("proxy_on_memory_allocate")) problems.push("exports neither malloc nor proxy_on_memory_allocate");
+  return problems;
+}
+
+export class KongWasmHost {
+  readonly module: WebAssembly.Module;
+  readonly kongVersion: string;
+  readonly logs: LogLine[] = [];
+  readonly traps: { phase: string; message: string }[] = [];
+  readonly calls: PendingCall[] = [];
+  /** Times the module was instantiated (1 + instances replaced after traps). */
+  instantiations = 0;
+  /** Times a filter answered Pause (a capture filter never should). */
+  pauses = 0;
+  readonly metrics = new Map<string, bigint>();
+
+  private instance!: WebAssembly.Instance;
+  /** The current instance's exports (replaced after a trap). */
+  exports!: Record<string, any>;
+  private generation = 0;
+  private roots: Root[] = [];
+  private scope: CallScope | null = null;
+  private nextStreamId = 1;
+  private nextToken = 0;
+  private metricIds: string[] = [];
+  private sharedData = new Map<string, { value: Buffer; cas: number }>();
+  private stopped = false;
+  private readonly opts: Required<Pick<HostOptions, "clientBodyBufferSize" | "autoTick" | "nodeId" | "hostname">> & HostOptions;
+
+  constructor(wasm: Uint8Array, readonly filters: FilterSpec[], opts: HostOptions = {}) {
+    this.opts = { clientBodyBufferSize: 8192, autoTick: true, nodeId: "3f6d2a52-6a48-4d1b-a7c5-6e3fcb4fb1a2", hostname: "kong-test", ...opts };
+    this.kongVersion = opts.kongVersion ?? "3.9.1";
+    this.module = new WebAssembly.Module(wasm);
+    const problems = linkProblems(this.module);
+    if (problems.length > 0) throw new FatalStartError(`[emerg] failed to load filter: ${problems.join("; ")}`);
+  }
+
+  get rootIds(): number[] {
+    return this.roots.map((r) => r.id);
+  }
+
+  tickPeriod(rootId: number): number {
+    return this.roots.find((r) => r.id === rootId)?.tickPeriod ?? 0;
+  }
+
+  /** Instantiates the module and starts a root context per filter, as Kong does at init_worker. */
+  start(): void {
+    this.roots = this.filters.map((filter) => {
+      const config = filter.config === null ? Buffer.alloc(0) : toBuffer(filter.config);
+      // Kong's root id: a CRC32 of the filter name and its configuration.
+      const id = zlib.crc32(Buffer.concat([Buffer.from(filter.name), config])) >>> 0 || 1;
+      return { id, filter, config, tickPeriod: 0 };
+    });
+    this.instantiate(true);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const r of this.roots) if (r.timer) clearInterval(r.timer);
+  }
+
+  private instantiate(fatal: boolean): void {
+    this.generation++;
+    this.instantiations++;
+    for (const r of this.roots) {
+      if (r.timer) clearInterval(r.timer);
+      r.timer = undefined;
+      r.tickPeriod = 0;
+    }
+    this.instance = new WebAssembly.Instance(this.module, this.imports());
+    this.exports = this.instance.exports as Record<string, any>;
+    const fail = (msg: string) => {
+      this.hostLog("emerg", msg);
+      if (fatal) throw new FatalStartError(msg);
+    };
+    if (typeof this.exports._initialize === "function") {
+      try {
+        this.enter({ phase: "initialize", contextId: 0, rootId: 0 }, () => this.exports._initialize());
+      } catch (e) {
+        return fail(`_initialize failed: ${(e as Error).message}`);
+      }
+    }
+    for (const root of this.roots) {
+      try {
+        const scope = { phase: "configure", contextId: root.id, rootId: root.id };
+        this.enter(scope, () => this.exports.proxy_on_context_create(root.id, 0));
+        const vmOk = this.enter({ ...scope, phase: "vm_start" }, () => this.exports.proxy_on_vm_start(root.id, 0));
+        if (!vmOk) return fail(`[emerg] filter "${root.filter.name}" failed on_vm_start: nginx does not start`);
+        const ok = this.enter(scope, () => this.exports.proxy_on_configure(root.id, root.config.length));
+        if (!ok) return fail(`[emerg] filter "${root.filter.name}" failed on_configure: nginx does not start`);
+      } catch (e) {
+        return fail(`[emerg] filter "${root.filter.name}" trapped while starting: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  /** Runs one on_tick for a root now (what a timer does when autoTick is on). */
+  tick(rootId: number): void {
+    this.callRoot(rootId, "tick", () => this.exports.proxy_on_tick?.(rootId));
+  }
+
+  /** Runs on_tick for every root that has set a tick period. */
+  tickAll(): void {
+    for (const r of this.roots) if (r.tickPeriod > 0) this.tick(r.id);
+  }
+
+  private callRoot(rootId: number, phase: string, fn: () => unknown): void {
+    if (this.stopped) return;
+    try {
+      this.enter({ phase, contextId: rootId, rootId }, fn);
+    } catch (e) {
+      this.recordTrap(phase, e);
+    }
+  }
+
+  /** Starts the HTTP contexts of one request, one per filter in the chain. */
+  newStream(state: RequestState): HttpStream {
+    const ids = this.roots.map((root) => {
+      let id = this.nextStreamId++;
+      while (this.roots.some((r) => r.id === id)) id = this.nextStreamId++;
+      return { id, rootId: root.id };
+    });
+    const stream = new HttpStream(this, state, ids, this.generation);
+    for (const c of ids) stream.invoke("create", c, () => this.exports.proxy_on_context_create(c.id, c.rootId));
+    return stream;
+  }
+
+  /** @internal Calls into wasm for a stream; a trap replaces the instance and is rethrown as FilterTrapped. */
+  streamCall(stream: HttpStream, phase: string, ctx: { id: number; rootId: number }, fn: () => unknown): unknown {
+    try {
+      return this.enter({ phase, contextId: ctx.id, rootId: ctx.rootId, stream }, fn);
+    } catch (e) {
+      const message = this.recordTrap(phase, e);
+      throw new FilterTrapped(phase, message);
+    }
+  }
+
+  /** @internal */
+  isCurrent(generation: number): boolean {
+    return generation === this.generation && !this.stopped;
+  }
+
+  private recordTrap(phase: string, e: unknown): string {
+    const message = e instanceof Error ? e.message : String(e);
+    this.traps.push({ phase, message });
+    this.hostLog("crit", `filter trapped in ${phase}: ${message}; instance replaced, in-memory state lost`);
+    // NWM recycles the instance: every root context is started again and loses its queue.
+    try {
+      this.instantiate(false);
+    } catch (err) {
+      this.hostLog("emerg", `could not restart the filter: ${(err as Error).message}`);
+    }
+    return message;
+  }
+
+  private enter<T>(scope: CallScope, fn: () => T): T {
+    const saved = this.scope;
+    this.scope = scope;
+    try {
+      return fn();
+    } finally {
+      this.scope = saved;
+    }
+  }
+
+  private hostLog(level: string, message: string, contextId?: number): void {
+    const line: LogLine = { level, message, source: "host", contextId };
+    this.logs.push(line);
+    this.opts.onLog?.(line);
+  }
+
+  // ---- memory ----
+
+  private get mem(): Buffer {
+    const m = this.exports.memory as WebAssembly.Memory;
+    return Buffer.from(m.buffer);
+  }
+
+  private read(ptr: number, len: number): Buffer {
+    ptr >>>= 0;
+    len >>>= 0;
+    const mem = this.mem;
+    if (ptr + len > mem.length) throw new HostTrap(`invalid memory access: ${ptr}+${len} beyond ${mem.length}`);
+    return Buffer.from(mem.subarray(ptr, ptr + len));
+  }
+
+  private writeU32(ptr: number, v: number): void {
+    const mem = this.mem;
+    if ((ptr >>> 0) + 4 > mem.length) throw new HostTrap("invalid memory access writing a return value");
+    mem.writeUInt32LE(v >>> 0, ptr >>> 0);
+  }
+
+  /** Hands bytes to the module: malloc'd only when non-empty, as NWM and Envoy do. */
+  private giveBytes(bytes: Buffer, retPtr: number, retLen: number): number {
+    if (bytes.length === 0) {
+      this.writeU32(retPtr, 0);
+      this.writeU32(retLen, 0);
+      return Status.Ok;
+    }
+    const malloc = this.exports.malloc ?? this.exports.proxy_on_memory_allocate;
+    const p = malloc(bytes.length) >>> 0;
+    if (p === 0) return Status.InternalFailure;
+    // malloc may have grown memory: take a fresh view.
+    const mem = this.mem;
+    if (p + bytes.length > mem.length) throw new HostTrap("malloc returned memory out of bounds");
+    bytes.copy(mem, p);
+    this.writeU32(retPtr, p);
+    this.writeU32(retLen, bytes.length);
+    return Status.Ok;
+  }
+
+  // ---- the env imports ----
+
+  private imports(): WebAssembly.Imports {
+    const env: Record<string, (...args: any[]) => any> = {};
+    for (const name of KONG_TRAPPING_STUBS) {
+      env[name] = () => {
+        throw new HostTrap(`${name} is a stub in Kong: calling it traps`);
+      };
+    }
+    const notEmulated = (name: string) => () => {
+      throw new HostTrap(`${name}: Kong implements it, but this test host does not emulate it`);
+    };
+    for (const name of KONG_IMPLEMENTED) env[name] = notEmulated(name);
+
+    env.proxy_log = (level: number, ptr: number, len: number) => {
+      if (level < 0 || level > 5) {
+        this.hostLog("warn", `NYI - proxy_log bad log_level: ${level}`);
+        return Status.BadArgument;
+      }
+      const message = this.read(ptr, len).toString("utf8");
+      const line: LogLine = { level: LOG_LEVELS[level], message, source: "filter", contextId: this.scope?.contextId };
+      this.logs.push(line);
+      this.opts.onLog?.(line);
+      return Status.Ok;
+    };
+    env.proxy_get_current_time_nanoseconds = (retPtr: number) => {
+      const ms = this.opts.clock ? this.opts.clock() : Date.now();
+      const mem = this.mem;
+      mem.writeBigUInt64LE(BigInt(Math.floor(ms)) * 1000000n, retPtr >>> 0);
+      return Status.Ok;
+    };
+    env.proxy_set_effective_context = () => Status.Ok;
+    env.proxy_set_tick_period_milliseconds = (period: number) => this.setTickPeriod(period >>> 0);
+    env.proxy_get_buffer_bytes = (type: number, start: number, max: number, retPtr: number, retLen: number) =>
+      this.getBufferBytes(type, max >>> 0, retPtr, retLen);
+    env.proxy_get_header_map_pairs = (type: number, retPtr: number, retLen: number) => {
+      const pairs = this.mapFor(type);
+      if (pairs === null) return Status.BadArgument;
+      let out = pairs;
+      if (pairs.length > MAX_MAP_PAIRS) {
+        out = pairs.slice(0, MAX_MAP_PAIRS);
+        this.hostLog("warn", `marshalled map truncated to ${MAX_MAP_PAIRS} elements`);
+      }
+      return this.giveBytes(serializeMap(out), retPtr, retLen);
+    };
+    env.proxy_get_header_map_value = (type: number, kp: number, kl: number, retPtr: number, retLen: number) => {
+      const pairs = this.mapFor(type);
+      if (pairs === null) return Status.BadArgument;
+      const key = this.read(kp, kl).toString("latin1").toLowerCase();
+      const hit = pairs.find(([k]) => k.toLowerCase() === key);
+      if (!hit) return Status.NotFound;
+      return this.giveBytes(hit[1], retPtr, retLen);
+    };
+    env.proxy_replace_header_map_value = (type: number, kp: number, kl: number, vp: number, vl: number) =>
+      this.editMap(type, "replace", this.read(kp, kl).toString("latin1"), this.read(vp, vl));
+    env.proxy_add_header_map_value = (type: number, kp: number, kl: number, vp: number, vl: number) =>
+      this.editMap(type, "add", this.read(kp, kl).toString("latin1"), this.read(vp, vl));
+    env.proxy_remove_header_map_value = (type: number, kp: number, kl: number) =>
+      this.editMap(type, "remove", this.read(kp, kl).toString("latin1"), Buffer.alloc(0));
+    env.proxy_set_header_map_pairs = (type: number, ptr: number, len: number) => {
+      const pairs = deserializeMap(this.read(ptr, len));
+      if (pairs === null) return Status.InternalFailure;
+      const current = this.mapFor(type);
+      if (current === null || (type !== MapType.RequestHeaders && type !== MapType.ResponseHeaders)) return Status.BadArgument;
+      if (!this.mapWritable(type)) return Status.Ok;
+      current.splice(0, current.length, ...pairs.filter(([k]) => !k.startsWith(":")));
+      return Status.Ok;
+    };
+    env.proxy_get_property = (pp: number, pl: number, retPtr: number, retLen: number) => {
+      const path = this.read(pp, pl).toString("utf8").replace(/\0/g, ".");
+      const value = this.property(path);
+      if (value === null) return Status.NotFound;
+      return this.giveBytes(value, retPtr, retLen);
+    };
+    env.proxy_set_property = (pp: number, pl: number, vp: number, vl: number) => {
+      const path = this.read(pp, pl).toString("utf8").replace(/\0/g, ".");
+      const stream = this.scope?.stream;
+      if (!stream || !path.startsWith("ngx.")) return Status.NotFound;
+      stream.state.ngxVars = { ...stream.state.ngxVars, [path.slice(4)]: this.read(vp, vl).toString("utf8") };
+      return Status.Ok;
+    };
+    env.proxy_continue_stream = () => Status.Ok;
+    env.proxy_continue_request = () => Status.Ok;
+    const dispatch = (up: number, upl: number, hp: number, hl: number, bp: number, bl: number, tp: number, tl: number, timeout: number, tokenPtr: number) =>
+      this.dispatch(this.read(up, upl).toString("utf8"), this.read(hp, hl), this.read(bp, bl), timeout >>> 0, tokenPtr);
+    env.proxy_http_call = dispatch;
+    env.proxy_dispatch_http_call = dispatch;
+    env.proxy_get_shared_data = (kp: number, kl: number, retPtr: number, retLen: number, casPtr: number) => {
+      const hit = this.sharedData.get(this.read(kp, kl).toString("utf8"));
+      if (!hit) return Status.NotFound;
+      this.writeU32(casPtr, hit.cas);
+      return this.giveBytes(hit.value, retPtr, retLen);
+    };
+    env.proxy_set_shared_data = (kp: number, kl: number, vp: number, vl: number, cas: number) => {
+      const key = this.read(kp, kl).toString("utf8");
+      const hit = this.sharedData.get(key);
+      if (cas !== 0 && hit && hit.cas !== cas) return Status.CasMismatch;
+      this.sharedData.set(key, { value: this.read(vp, vl), cas: (hit?.cas ?? 0) + 1 });
+      return Status.Ok;
+    };
+    env.proxy_define_metric = (type: number, np: number, nl: number, idPtr: number) => {
+      if (type < 0 || type > 2) return Status.BadArgument;
+      const name = this.read(np, nl).toString("utf8");
+      let id = this.metricIds.indexOf(name);
+      if (id < 0) {
+        id = this.metricIds.push(name) - 1;
+        this.metrics.set(name, 0n);
+      }
+      this.writeU32(idPtr, id + 1);
+      return Status.Ok;
+    };
+    const metricName = (id: number) => this.metricIds[(id >>> 0) - 1];
+    env.proxy_increment_metric = (id: number, offset: bigint) => {
+      const name = metricName(id);
+      if (name === undefined) return Status.NotFound;
+      this.metrics.set(name, (this.metrics.get(name) ?? 0n) + BigInt(offset));
+      return Status.Ok;
+    };
+    env.proxy_record_metric = (id: number, value: bigint) => {
+      const name = metricName(id);
+      if (name === undefined) return Status.NotFound;
+      this.metrics.set(name, BigInt.asUintN(64, BigInt(value)));
+      return Status.Ok;
+    };
+    env.proxy_get_metric = (id: number, retPtr: number) => {
+      const name = metricName(id);
+      if (name === undefined) return Status.NotFound;
+      this.mem.writeBigUInt64LE(BigInt.asUintN(64, this.metrics.get(name) ?? 0n), retPtr >>> 0);
+      return Status.Ok;
+    };
+
+    // Any host call from _initialize crashes nginx (ngx_wasm_module#695): refuse them all there.
+    for (const name of Object.keys(env)) {
+      const fn = env[name];
+      env[name] = (...args: any[]) => {
+        if (this.scope?.phase === "initialize") throw new HostTrap(`${name} called from _initialize: this crashes nginx (ngx_wasm_module#695)`);
+        return fn(...args);
+      };
+    }
+    const wasi = new Proxy({}, {
+      get: (_t, name) => () => {
+        throw new HostTrap(`wasi_snapshot_preview1.${String(name)}: not emulated by this test host`);
+      },
+    });
+    return { env, wasi_snapshot_preview1: wasi as any };
+  }
+
+  // ---- ticks ----
+
+  private setTickPeriod(period: number): number {
+    const scope = this.scope;
+    if (!scope || scope.stream || scope.contextId !== scope.rootId) {
+      // NWM ignores the call outside a root context: the filter would never tick.
+      this.hostLog("warn", "tick period set outside a root context: ignored");
+      return Status.Ok;
+    }
+    const root = this.roots.find((r) => r.id === scope.rootId);
+    if (!root) return Status.BadArgument;
+    if (root.tickPeriod > 0) {
+      if (period === 0 && versionAtLeast(this.kongVersion, "3.8.0")) {
+        if (root.timer) clearInterval(root.timer);
+        root.timer = undefined;
+        root.tickPeriod = 0;
+        return Status.Ok;
+      }
+      throw new HostTrap("tick_period already set");
+    }
+    if (period === 0) return Status.Ok;
+    root.tickPeriod = period;
+    if (this.opts.autoTick) {
+      const generation = this.generation;
+      root.timer = setInterval(() => {
+        if (generation !== this.generation) return;
+        this.tick(root.id);
+      }, period);
+      root.timer.unref();
+    }
+    return Status.Ok;
+  }
+
+  // ---- buffers and maps ----
+
+  private requireStream(what: string): HttpStream {
+    const stream = this.scope?.stream;
+    if (!stream) throw new HostTrap(`${what} read from a root context (request-scoped): Kong errors or crashes here`);
+    return stream;
+  }
+
+  private getBufferBytes(type: number, max: number, retPtr: number, retLen: number): number {
+    let data: Buffer | null;
+    switch (type) {
+      case BufferType.PluginConfiguration: {
+        const root = this.roots.find((r) => r.id === this.scope?.rootId);
+        data = root ? root.config : Buffer.alloc(0);
+        break;
+      }
+      case BufferType.VmConfiguration:
+        data = Buffer.alloc(0);
+        break;
+      case BufferType.RequestBody: {
+        const state = this.requireStream("request body").state;
+        data = state.requestBody;
+        if (data !== null && data.length > this.opts.clientBodyBufferSize) {
+          this.hostLog("error", `cannot read request body buffered to file at "/usr/local/kong/client_body_temp/0000000001"`);
+          return Status.NotFound;
+        }
+        break;
+      }
+      case BufferType.ResponseBody:
+        data = this.requireStream("response body").state.responseChunk;
+        break;
+      case BufferType.HttpCallResponseBody: {
+        const r = this.scope?.callResponse;
+        if (!r) return Status.BadArgument;
+        data = r.body;
+        break;
+      }
+      default:
+        this.hostLog("warn", `NYI - get_buffer bad buf_type: ${type}`);
+        return Status.BadArgument;
+    }
+    if (data === null) return Status.NotFound;
+    // NWM ignores `start`: it always copies from byte 0, up to max.
+    const len = Math.min(data.length, max);
+    if (len === 0) return Status.NotFound;
+    return this.giveBytes(data.subarray(0, len), retPtr, retLen);
+  }
+
+  private mapFor(type: number): Pair[] | null {
+    switch (type) {
+      case MapType.RequestHeaders: {
+        const s = this.requireStream("request headers").state;
+        // Kong adds these pseudo-headers to the request map (ngx_proxy_wasm_maps.c).
+        return [
+          [":path", Buffer.from(s.uri + (s.args ? "?" + s.args : ""), "latin1")],
+          [":method", Buffer.from(s.method)],
+          [":scheme", Buffer.from(s.scheme)],
+          [":authority", Buffer.from(`${this.opts.hostname}:${s.serverPort}`)],
+          ...s.requestHeaders,
+        ];
+      }
+      case MapType.ResponseHeaders:
+        return this.requireStream("response headers").state.responseHeaders;
+      case MapType.HttpCallResponseHeaders:
+        return this.scope?.callResponse?.pairs ?? null;
+      default:
+        return null;
+    }
+  }
+
+  private mapWritable(type: number): boolean {
+    const s = this.requireStream("headers").state;
+    if (type === MapType.RequestHeaders && s.responseStarted) {
+      this.hostLog("error", "cannot set request headers: response produced");
+      return false;
+    }
+    if (type === MapType.ResponseHeaders && s.headersSent) {
+      this.hostLog("error", "cannot set response headers: headers already sent");
+      return false;
+    }
+    return true;
+  }
+
+  private editMap(type: number, op: "add" | "replace" | "remove", key: string, value: Buffer): number {
+    if (type !== MapType.RequestHeaders && type !== MapType.ResponseHeaders) return Status.BadArgument;
+    const state = this.requireStream("headers").state;
+    if (!this.mapWritable(type)) return Status.Ok;
+    const lower = key.toLowerCase();
+    if (type === MapType.RequestHeaders && lower.startsWith(":")) {
+      if (lower === ":path" && op !== "remove") {
+        const text = value.toString("latin1");
+        if (text.includes("?")) throw new HostTrap("NYI - cannot set request path with querystring");
+        state.uri = text;
+        return Status.Ok;
+      }
+      if (lower === ":method" && op !== "remove") {
+        state.method = value.toString("latin1");
+        return Status.Ok;
+      }
+      this.hostLog("error", `cannot set read-only "${key}" header`);
+      return Status.Ok;
+    }
+    const list = type === MapType.RequestHeaders ? state.requestHeaders : state.responseHeaders;
+    if (op !== "add") {
+      for (let i = list.length - 1; i >= 0; i--) if (list[i][0].toLowerCase() === lower) list.splice(i, 1);
+    }
+    if (op !== "remove") list.push([key, Buffer.from(value)]);
+    return Status.Ok;
+  }
+
+  // ---- properties ----
+
+  private property(path: string): Buffer | null {
+    const scope = this.scope;
+    const stream = scope?.stream;
+    const rootId = scope?.rootId ?? 0;
+    const root = this.roots.find((r) => r.id === rootId);
+    switch (path) {
+      case "plugin_name":
+        return root ? Buffer.from(root.filter.name) : null;
+      case "plugin_root_id":
+        return Buffer.from(String(rootId));
+      case "kong.node.id":
+        return versionAtLeast(this.kongVersion, "3.6.0") ? Buffer.from(this.opts.nodeId) : null;
+      case "kong.version":
+        return versionAtLeast(this.kongVersion, "3.6.0") ? Buffer.from(this.kongVersion) : null;
+    }
+    const requestScoped = /^(request|response|upstream|source|destination|connection|ngx|kong)\./.test(path);
+    if (!requestScoped) return null;
+    if (!stream) throw new HostTrap(`property "${path}" read from a root context: request-scoped properties are errors there`);
+    const s = stream.state;
+    const str = (v: string | number | undefined | null) => (v === undefined || v === null ? null : Buffer.from(String(v), "utf8"));
+    const header = (pairs: Pair[], name: string) => pairs.find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1] ?? null;
+    if (path.startsWith("request.headers.")) return header(s.requestHeaders, path.slice(16));
+    if (path.startsWith("response.headers.")) return header(s.responseHeaders, path.slice(17));
+    if (path.startsWith("ngx.")) return str(s.ngxVars?.[path.slice(4)]);
+    const kong36 = versionAtLeast(this.kongVersion, "3.6.0");
+    const reqLen = s.requestBody?.length ?? 0;
+    switch (path) {
+      case "request.path": return Buffer.from(s.requestUri, "latin1");
+      case "request.url_path": return Buffer.from(s.uri, "latin1");
+      case "request.host": return str(this.opts.hostname);
+      case "request.scheme": return str(s.scheme);
+      case "request.method": return str(s.method);
+      case "request.useragent": return header(s.requestHeaders, "user-agent");
+      case "request.protocol": return str(s.protocol);
+      case "request.query": return Buffer.from(s.args, "latin1");
+      case "request.id": return header(s.requestHeaders, "x-request-id");
+      case "request.referer": return header(s.requestHeaders, "referer");
+      case "request.time": return str(`${Math.floor(s.startMs / 1000)}.${String(s.startMs % 1000).padStart(3, "0")}`);
+      case "request.duration": return str(((Date.now() - s.startMs) / 1000).toFixed(3));
+      case "request.size": return header(s.requestHeaders, "content-length");
+      case "request.total_size": return str(reqLen);
+      case "response.code": return str(s.status || 0);
+      case "response.size": return str(s.bodyBytesSent);
+      case "response.total_size": return str(s.bodyBytesSent);
+      case "upstream.address": return str(s.upstreamAddress);
+      case "upstream.port": return str(s.upstreamPort);
+      case "source.address": return str(s.remoteAddr);
+      case "source.port": return str(s.remotePort);
+      case "connection.id": return str(s.connectionId);
+      case "connection.mtls": return str("false");
+      case "kong.route_id": return kong36 ? str(s.route?.id) : null;
+      case "kong.service_id": return kong36 ? str(s.service?.id) : null;
+      case "kong.route_name": return kong36 ? str(s.route?.name) : null;
+      case "kong.service_name": return versionAtLeast(this.kongVersion, "3.9.0") ? str(s.service?.name) : null;
+      case "kong.router.route": return kong36 && s.route ? str(JSON.stringify(s.route)) : null;
+      case "kong.router.service": return kong36 && s.service ? str(JSON.stringify(s.service)) : null;
+      case "kong.client.protocol": return kong36 ? str(s.scheme) : null;
+      case "kong.response.source":
+        throw new HostTrap("kong.response.source: its getter is broken in Kong and traps");
+    }
+    return null;
+  }
+
+  // ---- dispatch ----
+
+  private dispatch(upstream: string, headerBytes: Buffer, body: Buffer, timeoutMs: number, tokenPtr: number): number {
+    const scope = this.scope!;
+    if (!DISPATCH_PHASES.has(scope.phase)) {
+      throw new HostTrap(`dispatch failed: cannot dispatch an HTTP call in the ${scope.phase} phase`);
+    }
+    const pairs = deserializeMap(headerBytes);
+    if (pairs === null) return Status.BadArgument;
+    const get = (k: string) => pairs.find(([key]) => key.toLowerCase() === k)?.[1].toString("latin1");
+    const method = get(":method");
+    const path = get(":path");
+    if (!method || !path) {
+      const msg = `dispatch failed: no ${!method ? ":method" : ":path"}`;
+      if (scope.phase === "tick") {
+        this.hostLog("error", msg);
+        return Status.InternalFailure;
+      }
+      throw new HostTrap(msg);
+    }
+    const target = parseUpstream(upstream);
+    if (target === null) {
+      this.hostLog("error", `dispatch failed: invalid upstream "${upstream}"`);
+      return Status.InternalFailure;
+    }
+    const tls = get(":scheme") === "https";
+    const authority = get(":authority");
+    const token = this.nextToken++;
+    const call: PendingCall = { token, rootId: scope.rootId, generation: this.generation, upstream, headers: pairs, body };
+    this.calls.push(call);
+    this.writeU32(tokenPtr, token);
+
+    const headers: Record<string, string | string[]> = {};
+    for (const [k, v] of pairs) {
+      const lk = k.toLowerCase();
+      if (lk.startsWith(":") || lk === "host" || lk === "connection" || lk === "content-length") continue;
+      const val = v.toString("latin1");
+      const prev = headers[lk];
+      headers[lk] = prev === undefined ? val : ([] as string[]).concat(prev, val);
+    }
+    headers.host = authority ?? target.host;
+    headers.connection = "close";
+    headers["content-length"] = String(body.length);
+    const port = target.port ?? (tls ? 443 : 80);
+    const options: https.RequestOptions = {
+      host: target.host.replace(/^\[|\]$/g, ""),
+      port,
+      method,
+      path,
+      headers,
+      agent: false,
+      timeout: timeoutMs || 60000,
+    };
+    if (tls) {
+      options.servername = authority && !net.isIP(authority.split(":")[0]) ? authority.split(":")[0] : undefined;
+      if (this.opts.dispatchCa) options.ca = this.opts.dispatchCa;
+    }
+    const finish = (outcome: { status?: number; pairs?: Pair[]; body?: Buffer; error?: string }) => {
+      if (call.outcome) return;
+      call.outcome = { status: outcome.status, error: outcome.error };
+      if (!this.isCurrent(call.generation)) return;
+      if (outcome.error !== undefined) {
+        this.hostLog("error", `dispatch failed: ${outcome.error}`);
+        // Kong before 3.9 never calls back when a dispatch fails.
+        if (!versionAtLeast(this.kongVersion, "3.9.0")) return;
+        const failed: Pair[] = [[":dispatch_status", Buffer.from(outcome.error)]];
+        this.callRoot(call.rootId, "http_call_response", () => {
+          this.scope!.callResponse = { pairs: failed, body: Buffer.alloc(0) };
+          this.exports.proxy_on_http_call_response?.(call.rootId, token, 0, 0, 0);
+        });
+        return;
+      }
+      const respPairs = outcome.pairs!;
+      const respBody = outcome.body!;
+      this.callRoot(call.rootId, "http_call_response", () => {
+        this.scope!.callResponse = { pairs: respPairs, body: respBody };
+        this.exports.proxy_on_http_call_response?.(call.rootId, token, respPairs.length, respBody.length, 0);
+      });
+    };
+    const req = (tls ? https : http).request(options, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        const respPairs: Pair[] = [[":status", Buffer.from(String(res.statusCode))]];
+        for (let i = 0; i < res.rawHeaders.length; i += 2) respPairs.push([res.rawHeaders[i].toLowerCase(), Buffer.from(res.rawHeaders[i + 1], "latin1")]);
+        finish({ status: res.statusCode, pairs: respPairs, body: Buffer.concat(chunks) });
+      });
+      res.on("error", () => finish({ error: "broken connection" }));
+    });
+    req.on("timeout", () => {
+      req.destroy();
+      finish({ error: "timeout" });
+    });
+    req.on("error", (e: NodeJS.ErrnoException) => {
+      const reason = e.code === "ECONNREFUSED" ? "connection refused"
+        : e.code === "ENOTFOUND" || e.code === "EAI_AGAIN" ? `${target.host} could not be resolved (3: Host not found)`
+        : /certificate|SSL|TLS/i.test(e.message) ? `tls handshake failed: ${e.message}`
+        : e.code === "ECONNRESET" ? "broken connection" : e.message;
+      finish({ error: reason });
+    });
+    req.end(body);
+    return Status.Ok;
+  }
+
+  /** Resolves once no dispatch is waiting for its answer. */
+  async settle(timeoutMs = 5000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (this.calls.some((c) => !c.outcome) && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function parseUpstream(upstream: string): { host: string; port?: number } | null {
+  if (upstream.startsWith("unix:")) return null;
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s\/]+)(?::(\d{1,5}))?$/.exec(upstream);
+  if (!m) return null;
+  const port = m[2] ? Number(m[2]) : undefined;
+  if (port !== undefined && (port < 1 || port > 65535)) return null;
+  return { host: m[1], port };
+}
+
+/** The HTTP contexts of one request, one per filter of the chain, driven phase by phase. */
+export class HttpStream {
+  private done = false;
+  /** Set when a filter trapped: Kong skips the rest of the request's filter phases. */
+  trapped: FilterTrapped | null = null;
+
+  constructor(
+    private host: KongWasmHost,
+    readonly state: RequestState,
+    readonly contexts: { id: number; rootId: number }[],
+    private generation: number,
+  ) {}
+
+  /** @internal */
+  invoke(phase: string, ctx: { id: number; rootId: number }, fn: () => unknown): unknown {
+    if (this.trapped || !this.host.isCurrent(this.generation)) return Action.Continue;
+    try {
+      return this.host.streamCall(this, phase, ctx, fn);
+    } catch (e) {
+      if (e instanceof FilterTrapped) this.trapped = e;
+      throw e;
+    }
+  }
+
+  private each(phase: string, call: (id: number) => unknown): void {
+    for (const ctx of this.contexts) {
+      const action = this.invoke(phase, ctx, () => call(ctx.id));
+      if (action === Action.Pause) this.host.pauses++;
+    }
+  }
+
+  requestHeaders(): void {
+    // end_of_stream is always false in Kong's access phase.
+    this.each("request_headers", (id) => this.host.exports.proxy_on_request_headers(id, this.state.requestHeaders.length + 4, 0));
+  }
+
+  /** Kong calls on_request_body once, with the whole body. */
+  requestBody(): void {
+    const len = this.state.requestBody?.length ?? 0;
+    this.each("request_body", (id) => this.host.exports.proxy_on_request_body?.(id, len, 1));
+  }
+
+  responseHeaders(): void {
+    this.state.responseStarted = true;
+    this.each("response_headers", (id) => this.host.exports.proxy_on_response_headers?.(id, this.state.responseHeaders.length, 0));
+  }
+
+  /** One call per chunk, as the upstream sent them; the last call has eof and no data. */
+  responseBody(chunk: Buffer | null, eof: boolean): void {
+    this.state.responseChunk = chunk;
+    const len = chunk?.length ?? 0;
+    this.each("response_body", (id) => this.host.exports.proxy_on_response_body?.(id, len, eof ? 1 : 0));
+    this.state.responseChunk = null;
+  }
+
+  /** The log phase: on_done, then on_log, then on_delete (NWM's order). */
+  finish(): void {
+    if (this.done) return;
+    this.done = true;
+    const ex = () => this.host.exports;
+    for (const phase of ["done", "log", "delete"] as const) {
+      for (const ctx of this.contexts) {
+        try {
+          this.invoke(phase, ctx, () => ex()[`proxy_on_${phase}`]?.(ctx.id));
+        } catch (e) {
+          if (!(e instanceof FilterTrapped)) throw e;
+          // The response is already sent: Kong can only log the trap.
+        }
+      }
+    }
+  }
+}
