@@ -1,0 +1,304 @@
+// The test host's own rules: each one Kong enforces is checked here, with hand-written modules
+// (linking) and the probe filter (behaviour), so the filter's tests stand on a host that is right.
+import { test, describe, after } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import http from "node:http";
+import binaryen from "binaryen";
+import { KongWasmHost, FatalStartError, linkProblems, LogLine } from "./kong-host.ts";
+import { startGateway } from "./gateway.ts";
+import { serializeMap, deserializeMap } from "./maps.ts";
+import { startUpstream } from "../support/upstream.ts";
+
+const probeWasm = readFileSync(new URL("../../build/probe.wasm", import.meta.url));
+
+function wat(text: string): Uint8Array {
+  const mod = binaryen.parseText(text);
+  const bytes = mod.emitBinary();
+  mod.dispose();
+  return bytes;
+}
+
+/** A minimal module that exports what Kong requires, plus whatever `extra` declares. */
+function minimalModule(extra = ""): string {
+  return `(module
+    ${extra}
+    (memory (export "memory") 1)
+    (func (export "proxy_abi_version_0_2_1"))
+    (func (export "malloc") (param i32) (result i32) (i32.const 1024))
+    (func (export "proxy_on_context_create") (param i32 i32))
+    (func (export "proxy_on_vm_start") (param i32 i32) (result i32) (i32.const 1))
+    (func (export "proxy_on_configure") (param i32 i32) (result i32) (i32.const 1)))`;
+}
+
+function probe(command: string, opts: ConstructorParameters<typeof KongWasmHost>[2] = {}): KongWasmHost {
+  const host = new KongWasmHost(probeWasm, [{ name: "probe", config: command }], { autoTick: false, ...opts });
+  host.start();
+  return host;
+}
+
+function probeLines(host: KongWasmHost): string[] {
+  return host.logs.filter((l: LogLine) => l.source === "filter" && l.message.startsWith("probe: ")).map((l) => l.message.slice(7));
+}
+
+async function until(cond: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("timed out waiting");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe("linking, as Kong links", () => {
+  test("a module importing what Kong lacks does not load", () => {
+    for (const [mod, name] of [["env", "proxy_get_header_map_size"], ["env", "proxy_get_buffer_status"], ["env", "abort"], ["wasi_unstable", "fd_write"], ["env", "seed"]]) {
+      const bytes = wat(minimalModule(`(import "${mod}" "${name}" (func (param i32 i32) (result i32)))`));
+      assert.throws(() => new KongWasmHost(bytes, []), (e: Error) => e instanceof FatalStartError && e.message.includes(`${mod}.${name}`), `${mod}.${name}`);
+    }
+  });
+
+  test("Kong's stubs link (and trap only when called)", () => {
+    const bytes = wat(minimalModule(`(import "env" "proxy_done" (func (result i32)))`));
+    assert.deepEqual(linkProblems(new WebAssembly.Module(bytes)), []);
+  });
+
+  test("the ABI marker, memory, malloc and the start callbacks are required", () => {
+    const bytes = wat(`(module (memory (export "memory") 1) (func (export "proxy_on_configure") (param i32 i32) (result i32) (i32.const 1)))`);
+    const problems = linkProblems(new WebAssembly.Module(bytes));
+    assert.ok(problems.some((p) => p.includes("proxy_abi_version")));
+    assert.ok(problems.some((p) => p.includes("malloc")));
+    assert.ok(problems.some((p) => p.includes("proxy_on_context_create")));
+  });
+
+  test("a host call from _initialize is refused (it crashes nginx)", () => {
+    const bytes = wat(minimalModule(`(import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
+      (func (export "_initialize") (drop (call $log (i32.const 2) (i32.const 0) (i32.const 0))))`));
+    assert.throws(() => new KongWasmHost(bytes, [{ name: "m", config: "" }]).start(), /_initialize/);
+  });
+
+  test("on_configure answering false stops nginx", () => {
+    assert.throws(() => probe("refuse-configure"), (e: Error) => e instanceof FatalStartError && /on_configure/.test(e.message));
+  });
+});
+
+describe("header-map codec", () => {
+  test("round-trips, byte for byte", () => {
+    const pairs: [string, Buffer][] = [["a", Buffer.from("1")], ["b", Buffer.from([0xff, 0x00, 0x41])]];
+    const back = deserializeMap(serializeMap(pairs))!;
+    assert.deepEqual(back, pairs);
+    assert.equal(deserializeMap(Buffer.from([5, 0, 0, 0])), null);
+  });
+});
+
+describe("stubs and traps", () => {
+  test("calling a Kong stub traps, answers 500 and replaces the instance", async () => {
+    const host = probe("stub");
+    const up = await startUpstream((_req, _body, res) => res.end("ok"));
+    const gw = await startGateway({ host, upstream: up.url });
+    after(async () => {
+      await gw.close();
+      await up.close();
+    });
+    const r = await fetch(gw.url + "/x");
+    assert.equal(r.status, 500);
+    assert.equal(host.traps.length, 1);
+    assert.match(host.traps[0].message, /proxy_done is a stub/);
+    assert.equal(host.instantiations, 2);
+    // The new instance was configured again.
+    assert.equal(probeLines(host).filter((l) => l === "configured stub").length, 2);
+  });
+});
+
+describe("ticks", () => {
+  test("a second non-zero tick period traps", () => {
+    const host = probe("tick-twice");
+    assert.equal(host.tickPeriod(host.rootIds[0]), 100);
+    host.tick(host.rootIds[0]);
+    assert.equal(host.traps.length, 1);
+    assert.match(host.traps[0].message, /tick_period already set/);
+  });
+
+  test("a tick period set from an HTTP context is ignored", async () => {
+    const host = probe("tick-from-http");
+    const up = await startUpstream((_req, _body, res) => res.end("ok"));
+    const gw = await startGateway({ host, upstream: up.url });
+    await (await fetch(gw.url + "/")).text();
+    await gw.close();
+    await up.close();
+    assert.ok(probeLines(host).includes("tick from http Ok"));
+    assert.equal(host.tickPeriod(host.rootIds[0]), 0);
+    assert.ok(host.logs.some((l) => l.source === "host" && /outside a root context/.test(l.message)));
+  });
+
+  test("timers drive on_tick when autoTick is on", async () => {
+    const host = probe("tick", { autoTick: true });
+    await until(() => probeLines(host).includes("tick 2"));
+    host.stop();
+  });
+});
+
+describe("properties", () => {
+  test("request-scoped properties in a root context trap", () => {
+    const host = probe("root-property");
+    host.tick(host.rootIds[0]);
+    assert.match(host.traps[0]?.message ?? "", /root context/);
+  });
+
+  test("kong.* and request properties are provided in a request; unknown ones are NotFound", async () => {
+    const host = probe("properties");
+    const up = await startUpstream((_req, _body, res) => res.end("ok"));
+    const gw = await startGateway({ host, upstream: up.url, route: { id: "r-1", name: "route-a" }, service: { id: "s-1", name: "svc-a" } });
+    await (await fetch(gw.url + "/a%20b?q=1")).text();
+    await gw.close();
+    await up.close();
+    await until(() => probeLines(host).some((l) => l.startsWith("property no.such.thing")));
+    const lines = probeLines(host);
+    assert.ok(lines.includes("property kong.route_id = r-1"));
+    assert.ok(lines.includes("property kong.service_name = svc-a"));
+    assert.ok(lines.includes("property request.path = /a%20b?q=1"));
+    assert.ok(lines.includes("property source.address = 127.0.0.1"));
+    assert.ok(lines.includes("property plugin_name = probe"));
+    assert.ok(lines.includes("property no.such.thing = NotFound"));
+  });
+
+  test("kong.service_name needs Kong 3.9; kong.* needs 3.6", async () => {
+    for (const [version, want] of [["3.8.0", ["kong.route_id = r-1", "kong.service_name = NotFound"]], ["3.5.0", ["kong.route_id = NotFound"]]] as const) {
+      const host = probe("properties", { kongVersion: version });
+      const up = await startUpstream((_req, _body, res) => res.end("ok"));
+      const gw = await startGateway({ host, upstream: up.url, route: { id: "r-1" }, service: { id: "s-1", name: "svc-a" } });
+      await (await fetch(gw.url + "/")).text();
+      await gw.close();
+      await up.close();
+      await until(() => probeLines(host).some((l) => l.startsWith("property no.such.thing")));
+      for (const w of want) assert.ok(probeLines(host).includes(`property ${w}`), `${version}: ${w}`);
+    }
+  });
+});
+
+describe("phases and bodies through the gateway", () => {
+  test("phase order, one whole request body, response body per upstream chunk, `start` ignored", async () => {
+    const host = probe("log-phases");
+    const up = await startUpstream((_req, _body, res) => {
+      res.writeHead(200, { "content-type": "text/plain" });
+      res.write("abcdef");
+      setTimeout(() => res.write("ghij"), 30);
+      setTimeout(() => res.end("kl"), 60);
+    });
+    const gw = await startGateway({ host, upstream: up.url });
+    // Send the request body in pieces: Kong still hands it over once, whole.
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request(gw.url + "/upload", { method: "POST", headers: { "transfer-encoding": "chunked" } }, (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode!));
+      });
+      req.on("error", reject);
+      req.write("12345");
+      setTimeout(() => req.end("67890"), 20);
+    });
+    assert.equal(status, 200);
+    await until(() => probeLines(host).includes("delete"));
+    await gw.close();
+    await up.close();
+    assert.deepEqual(probeLines(host).slice(1), [
+      "request_headers eos 0",
+      "request_body size 10 eos 1 read 10",
+      "response_headers eos 0",
+      "response_body size 6 eos 0 read 61626364",
+      "response_body size 4 eos 0 read 6768696a",
+      "response_body size 2 eos 0 read 6b6c",
+      "response_body size 0 eos 1 read NotFound",
+      "done",
+      "log",
+      "delete",
+    ]);
+  });
+
+  test("a request body bigger than client_body_buffer_size cannot be read (NotFound)", async () => {
+    const host = probe("log-phases", { clientBodyBufferSize: 8 });
+    const up = await startUpstream((_req, _body, res) => res.end());
+    const gw = await startGateway({ host, upstream: up.url });
+    await (await fetch(gw.url + "/", { method: "POST", body: "0123456789" })).text();
+    await gw.close();
+    await up.close();
+    assert.ok(probeLines(host).includes("request_body size 10 eos 1 read NotFound"));
+    assert.ok(host.logs.some((l) => l.source === "host" && /buffered to file/.test(l.message)));
+  });
+
+  test("header maps carry Kong's pseudo-headers and stop at 100 pairs", async () => {
+    const host = probe("count-headers");
+    const up = await startUpstream((_req, _body, res) => res.end());
+    const gw = await startGateway({ host, upstream: up.url });
+    const headers: Record<string, string> = {};
+    for (let i = 0; i < 150; i++) headers[`x-h-${i}`] = String(i);
+    await (await fetch(gw.url + "/p?q=1", { headers })).text();
+    await gw.close();
+    await up.close();
+    assert.ok(probeLines(host).includes("request map 100 pairs, first :path :method :scheme :authority"));
+    assert.ok(host.logs.some((l) => /truncated to 100/.test(l.message)));
+  });
+});
+
+describe("dispatch", () => {
+  test("is refused in the log phase (trap)", async () => {
+    const host = probe("dispatch-in-log 127.0.0.1:1");
+    const up = await startUpstream((_req, _body, res) => res.end());
+    const gw = await startGateway({ host, upstream: up.url });
+    await (await fetch(gw.url + "/")).text();
+    await until(() => host.traps.length > 0);
+    await gw.close();
+    await up.close();
+    assert.match(host.traps[0].message, /log phase/);
+    assert.equal(host.traps[0].phase, "log");
+  });
+
+  test("from on_tick, makes a real HTTP request and calls back with :status and the body", async () => {
+    let seen: { method?: string; url?: string; headers?: http.IncomingHttpHeaders; body?: string } = {};
+    const up = await startUpstream((req, body, res) => {
+      seen = { method: req.method, url: req.url, headers: req.headers, body: body.toString() };
+      res.writeHead(201, { "x-answer": "yes" });
+      res.end("created");
+    });
+    const host = probe(`dispatch-on-tick 127.0.0.1:${up.port}`);
+    host.tick(host.rootIds[0]);
+    await host.settle();
+    await up.close();
+    assert.equal(seen.method, "POST");
+    assert.equal(seen.url, "/probe?x=1");
+    assert.equal(seen.headers?.host, "probe.example");
+    assert.equal(seen.headers?.connection, "close");
+    assert.equal(seen.headers?.["content-length"], "5");
+    assert.equal(seen.body, "hello");
+    assert.ok(probeLines(host).includes("dispatch Ok token 0"));
+    assert.ok(probeLines(host).some((l) => /^response token 0 headers \d+ status 201 dispatch_status - body created$/.test(l)), probeLines(host).join("\n"));
+  });
+
+  test("a failed call: Kong 3.9 calls back with :dispatch_status, older Kong never calls back", async () => {
+    for (const version of ["3.9.0", "3.8.0"]) {
+      const host = probe("dispatch-on-tick 127.0.0.1:1", { kongVersion: version });
+      host.tick(host.rootIds[0]);
+      await host.settle();
+      const callbacks = probeLines(host).filter((l) => l.startsWith("response"));
+      if (version === "3.9.0") assert.deepEqual(callbacks, ["response token 0 headers 0 status - dispatch_status connection refused body NotFound"]);
+      else assert.deepEqual(callbacks, []);
+    }
+  });
+
+  test("without :path from on_tick: InternalFailure and an error line, no trap", () => {
+    const host = probe("dispatch-no-path 127.0.0.1:1");
+    host.tick(host.rootIds[0]);
+    assert.ok(probeLines(host).includes("dispatch InternalFailure token 0"));
+    assert.equal(host.traps.length, 0);
+    assert.ok(host.logs.some((l) => l.level === "error" && /no :path/.test(l.message)));
+  });
+
+  test("without :path from an HTTP context: trap", async () => {
+    const host = probe("dispatch-in-headers 127.0.0.1:1");
+    const up = await startUpstream((_req, _body, res) => res.end());
+    const gw = await startGateway({ host, upstream: up.url });
+    const r = await fetch(gw.url + "/");
+    await gw.close();
+    await up.close();
+    assert.equal(r.status, 500);
+    assert.match(host.traps[0].message, /no :path/);
+  });
+});
