@@ -22,6 +22,8 @@ export interface GatewayOptions {
 export interface Gateway {
   url: string;
   port: number;
+  /** Resolves once every request so far has been through the log phase. */
+  idle(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -60,6 +62,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const agent = new client.Agent({ keepAlive: true });
   const basePath = upstream.pathname.replace(/\/$/, "");
   const connectionIds = new WeakMap<object, number>();
+  let active = 0;
 
   const server = http.createServer({ maxHeaderSize: 1024 * 1024 }, (req, res) => {
     const requestUri = req.url ?? "/";
@@ -91,11 +94,16 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       service: opts.service,
     };
     const stream = opts.host.newStream(state);
+    active++;
     let finished = false;
     const finish = () => {
       if (finished) return;
       finished = true;
-      stream.finish();
+      try {
+        stream.finish();
+      } finally {
+        active--;
+      }
     };
     res.on("close", finish);
 
@@ -242,6 +250,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    async idle(timeoutMs = 5000) {
+      const end = Date.now() + timeoutMs;
+      while (active > 0) {
+        if (Date.now() > end) throw new Error(`gateway: ${active} requests still in flight after ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    },
     close: () => new Promise<void>((resolve) => {
       agent.destroy();
       server.closeAllConnections();

@@ -1,0 +1,101 @@
+// One place that assembles what the integration tests need: the built filter in the Kong-like host,
+// the gateway in front of a real upstream, and the local collector it ships to.
+import http from "node:http";
+import { readFileSync } from "node:fs";
+import { KongWasmHost, FilterSpec, HostOptions } from "../host/kong-host.ts";
+import { startGateway, Gateway, GatewayOptions } from "../host/gateway.ts";
+import { Collector, CollectorOptions } from "../collector/collector.ts";
+import { startUpstream, Upstream, Handler } from "./upstream.ts";
+
+export const WASM_PATH = new URL("../../build/moesif.wasm", import.meta.url);
+export const moesifWasm = () => readFileSync(WASM_PATH);
+
+export interface RawResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** Sends exactly these header bytes (Node writes header strings as latin1). */
+export function send(url: string, opts: { method?: string; path?: string; headers?: [string, string | Buffer][]; body?: Buffer | string } = {}): Promise<RawResponse> {
+  const flat: string[] = [];
+  const given = opts.headers ?? [];
+  // HTTP/1.1 requires Host (nginx, like Node, answers 400 without it).
+  if (!given.some(([k]) => k.toLowerCase() === "host")) flat.push("Host", "api.example.com");
+  for (const [k, v] of given) flat.push(k, typeof v === "string" ? v : v.toString("latin1"));
+  return new Promise((resolve, reject) => {
+    const req = http.request(url + (opts.path ?? "/"), { method: opts.method ?? "GET", headers: flat, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(opts.body);
+  });
+}
+
+export interface Harness {
+  host: KongWasmHost;
+  gateway: Gateway;
+  collector: Collector;
+  upstream: Upstream;
+  /** Upstream requests seen, in order. */
+  upstreamSeen: { method: string; url: string; headers: http.IncomingHttpHeaders; body: Buffer }[];
+  /** Runs one tick on every root and waits for the dispatches to be answered. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  /** The filter configuration; an object is sent as JSON text with api_endpoint pointing at the collector. */
+  config?: Record<string, unknown> | string;
+  /** Several filter chains (each its own root context), given the collector's URL; overrides `config`. */
+  filters?: (collectorUrl: string) => FilterSpec[];
+  upstream?: Handler;
+  host?: HostOptions;
+  collector?: CollectorOptions;
+  gateway?: Partial<GatewayOptions>;
+}
+
+export const okJson: Handler = (_req, _body, res) => {
+  res.writeHead(200, { "content-type": "application/json" });
+  res.end("{\"ok\":true}");
+};
+
+export async function harness(opts: HarnessOptions = {}): Promise<Harness> {
+  const collector = await new Collector(opts.collector).start();
+  const upstreamSeen: Harness["upstreamSeen"] = [];
+  const handler = opts.upstream ?? okJson;
+  const upstream = await startUpstream((req, body, res) => {
+    upstreamSeen.push({ method: req.method!, url: req.url!, headers: req.headers, body });
+    handler(req, body, res);
+  });
+  const config = opts.config ?? { application_id: "test-app-id" };
+  const filters = opts.filters?.(collector.url) ?? [{
+    name: "moesif",
+    config: typeof config === "string" ? config : JSON.stringify({ api_endpoint: collector.url, ...config }),
+  }];
+  const host = new KongWasmHost(moesifWasm(), filters, { autoTick: false, ...opts.host });
+  host.start();
+  const gateway = await startGateway({ host, upstream: upstream.url, ...opts.gateway });
+  return {
+    host, gateway, collector, upstream, upstreamSeen,
+    async flush() {
+      await gateway.idle();
+      host.tickAll();
+      await host.settle();
+    },
+    async close() {
+      host.stop();
+      await gateway.close();
+      await upstream.close();
+      await collector.close();
+    },
+  };
+}
+
+/** Log lines of one level (from the filter and the host). */
+export function logsAt(host: KongWasmHost, level: string): string[] {
+  return host.logs.filter((l) => l.level === level).map((l) => l.message);
+}
