@@ -12,9 +12,9 @@ import { startUpstream } from "../support/upstream.ts";
 
 const probeWasm = readFileSync(new URL("../../build/probe.wasm", import.meta.url));
 
-function wat(text: string): Uint8Array {
+function wat(text: string): Uint8Array<ArrayBuffer> {
   const mod = binaryen.parseText(text);
-  const bytes = mod.emitBinary();
+  const bytes = mod.emitBinary() as Uint8Array<ArrayBuffer>;
   mod.dispose();
   return bytes;
 }

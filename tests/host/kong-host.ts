@@ -172,7 +172,7 @@ export class KongWasmHost {
   constructor(wasm: Uint8Array, readonly filters: FilterSpec[], opts: HostOptions = {}) {
     this.opts = { clientBodyBufferSize: 8192, autoTick: true, nodeId: "3f6d2a52-6a48-4d1b-a7c5-6e3fcb4fb1a2", hostname: "kong-test", ...opts };
     this.kongVersion = opts.kongVersion ?? "3.9.1";
-    this.module = new WebAssembly.Module(wasm);
+    this.module = new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>);
     const problems = linkProblems(this.module);
     if (problems.length > 0) throw new FatalStartError(`[emerg] failed to load filter: ${problems.join("; ")}`);
   }

@@ -1,0 +1,119 @@
+// The local collector must accept what Moesif accepts and refuse what Moesif refuses, or the
+// filter's tests would prove nothing.
+import { test, describe, before, after } from "node:test";
+import assert from "node:assert/strict";
+import zlib from "node:zlib";
+import http from "node:http";
+import { Collector } from "./collector.ts";
+
+const event = {
+  request: { time: "2024-05-01T12:00:00.123Z", uri: "https://api.example.com/v1/items?limit=10", verb: "GET", headers: { accept: "*/*" } },
+  response: { time: "2024-05-01T12:00:00.200Z", status: 200, headers: {} },
+  direction: "Incoming",
+  weight: 1,
+};
+
+function post(c: Collector, body: Buffer | string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(c.url + "/v1/events/batch", {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-moesif-application-id": "app", ...headers },
+    }, (res) => {
+      let text = "";
+      res.on("data", (d) => (text += d));
+      res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body: text }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+describe("collector", () => {
+  let c: Collector;
+  before(async () => {
+    c = await new Collector({ applicationId: "app", appConfig: { sample_rate: 50 } }).start();
+  });
+  after(() => c.close());
+
+  test("accepts a JSON array of events with 201 and a config ETag", async () => {
+    const r = await post(c, JSON.stringify([event]));
+    assert.equal(r.status, 201);
+    assert.equal(r.headers["x-moesif-config-etag"], "etag-1");
+    assert.deepEqual(c.events.at(-1), event);
+  });
+
+  test("accepts gzip and deflate bodies", async () => {
+    const n = c.events.length;
+    assert.equal((await post(c, zlib.gzipSync(JSON.stringify([event])), { "content-encoding": "gzip" })).status, 201);
+    assert.equal((await post(c, zlib.deflateSync(JSON.stringify([event, event])), { "content-encoding": "deflate" })).status, 201);
+    assert.equal(c.events.length, n + 3);
+    assert.equal(c.batches.at(-1)!.rawBody[0], 0x78, "the raw body is kept as sent");
+  });
+
+  test("checks the application id", async () => {
+    assert.equal((await post(c, "[]", { "x-moesif-application-id": "" })).status, 401);
+    assert.equal((await post(c, "[]", { "x-moesif-application-id": "other" })).status, 401);
+  });
+
+  test("refuses malformed bodies and events with 400", async () => {
+    const bad: [string, Buffer | string, Record<string, string>?][] = [
+      ["not JSON", "{"],
+      ["not an array", JSON.stringify(event)],
+      ["no request", JSON.stringify([{ response: event.response }])],
+      ["time without milliseconds", JSON.stringify([{ ...event, request: { ...event.request, time: "2024-05-01T12:00:00Z" } }])],
+      ["header value not a string", JSON.stringify([{ ...event, request: { ...event.request, headers: { a: ["1"] } } }])],
+      ["upper-case header name", JSON.stringify([{ ...event, request: { ...event.request, headers: { Accept: "1" } } }])],
+      ["relative uri", JSON.stringify([{ ...event, request: { ...event.request, uri: "/v1/items" } }])],
+      ["status not a number", JSON.stringify([{ ...event, response: { ...event.response, status: "200" } }])],
+      ["invalid UTF-8", Buffer.concat([Buffer.from("[{\"x\":\""), Buffer.from([0xff]), Buffer.from("\"}]")])],
+      ["gzip that is not gzip", "[]", { "content-encoding": "gzip" }],
+    ];
+    for (const [what, body, headers] of bad) {
+      const r = await post(c, body, headers);
+      assert.equal(r.status, 400, what);
+    }
+    assert.equal((await post(c, "[]", { "content-encoding": "br" })).status, 415);
+  });
+
+  test("serves the application config", async () => {
+    const r = await fetch(c.url + "/v1/config");
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get("x-moesif-config-etag"), "etag-1");
+    assert.deepEqual(await r.json(), { sample_rate: 50 });
+    assert.equal(c.configRequests, 1);
+  });
+
+  test("misbehaves on request: a status, a delay, a dropped connection, a hang", async () => {
+    c.failNext({ status: 429, retryAfter: "7" });
+    const r = await post(c, JSON.stringify([event]));
+    assert.equal(r.status, 429);
+    assert.equal(r.headers["retry-after"], "7");
+
+    c.failNext({ delayMs: 150 });
+    const t0 = Date.now();
+    assert.equal((await post(c, JSON.stringify([event]))).status, 201);
+    assert.ok(Date.now() - t0 >= 140);
+
+    c.failNext({ drop: true });
+    await assert.rejects(post(c, JSON.stringify([event])), /socket hang up|ECONNRESET/);
+
+    c.failAll({ status: 503 });
+    assert.equal((await post(c, "[]")).status, 503);
+    assert.equal((await post(c, "[]")).status, 503);
+    c.clear();
+    assert.equal((await post(c, "[]")).status, 201);
+
+    c.failNext({ hang: true });
+    const hung = post(c, "[]");
+    const outcome = await Promise.race([hung.then(() => "answered", () => "failed"), new Promise((r) => setTimeout(() => r("still waiting"), 200))]);
+    assert.equal(outcome, "still waiting");
+  });
+
+  test("waitForEvents resolves as events arrive and times out otherwise", async () => {
+    const n = c.events.length;
+    setTimeout(() => void post(c, JSON.stringify([event])), 50);
+    const got = await c.waitForEvents(n + 1, 2000);
+    assert.equal(got.length, n + 1);
+    await assert.rejects(c.waitForEvents(n + 100, 100), /waited 100 ms/);
+  });
+});
