@@ -1,6 +1,8 @@
 // A local collector that speaks Moesif's API (moesif-protocol.md): it records every event the
 // filter sends, checks what a real collector checks, and can be told to misbehave.
 import http from "node:http";
+import https from "node:https";
+import type { TLSSocket } from "node:tls";
 import zlib from "node:zlib";
 import { AddressInfo } from "node:net";
 import { readFileSync } from "node:fs";
@@ -26,6 +28,8 @@ export interface ReceivedBatch {
   body: Buffer;
   events: MoesifEvent[];
   status: number;
+  /** The TLS server name the client asked for (SNI), when served over HTTPS. */
+  servername?: string;
 }
 
 export interface Fault {
@@ -47,6 +51,8 @@ export interface CollectorOptions {
   /** The application config GET /v1/config serves (sampling). */
   appConfig?: Record<string, unknown>;
   onBatch?: (batch: ReceivedBatch) => void;
+  /** Serve HTTPS with this key and certificate (the URL then uses https://localhost). */
+  tls?: { key: string; cert: string };
 }
 
 export class Collector {
@@ -100,10 +106,11 @@ export class Collector {
   }
 
   async start(): Promise<this> {
-    this.server = http.createServer((req, res) => this.handle(req, res));
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => this.handle(req, res);
+    this.server = this.opts.tls ? https.createServer(this.opts.tls, handler) : http.createServer(handler);
     await new Promise<void>((resolve) => this.server.listen(this.opts.port ?? 0, "127.0.0.1", resolve));
     this.port = (this.server.address() as AddressInfo).port;
-    this.url = `http://127.0.0.1:${this.port}`;
+    this.url = this.opts.tls ? `https://localhost:${this.port}` : `http://127.0.0.1:${this.port}`;
     return this;
   }
 
@@ -186,7 +193,8 @@ export class Collector {
       }
     }
     const events = parsed as MoesifEvent[];
-    const batch: ReceivedBatch = { headers: req.headers, rawBody: raw, body, events, status: 201 };
+    const servername = (req.socket as TLSSocket).servername || undefined;
+    const batch: ReceivedBatch = { headers: req.headers, rawBody: raw, body, events, status: 201, servername };
     this.batches.push(batch);
     this.events.push(...events);
     this.opts.onBatch?.(batch);

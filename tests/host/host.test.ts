@@ -107,6 +107,35 @@ describe("stubs and traps", () => {
     // The new instance was configured again.
     assert.equal(probeLines(host).filter((l) => l === "configured stub").length, 2);
   });
+
+  test("an AssemblyScript abort is logged by the runtime's handler, then traps", async () => {
+    const host = probe("abort");
+    const up = await startUpstream((_req, _body, res) => res.end("ok"));
+    const gw = await startGateway({ host, upstream: up.url });
+    assert.equal((await fetch(gw.url + "/")).status, 500);
+    await gw.close();
+    await up.close();
+    const crit = host.logs.filter((l) => l.source === "filter" && l.level === "crit").map((l) => l.message);
+    assert.equal(crit.length, 1);
+    assert.match(crit[0], /^moesif: internal error \(trap\): Index out of range at ~lib\/array\.ts:\d+:\d+$/);
+    assert.equal(host.traps.length, 1);
+  });
+
+  test("a trap loses the root contexts' in-memory state (the new instance starts from zero)", async () => {
+    const host = probe("stub");
+    const rootId = host.rootIds[0];
+    host.tick(rootId);
+    host.tick(rootId);
+    const up = await startUpstream((_req, _body, res) => res.end("ok"));
+    const gw = await startGateway({ host, upstream: up.url });
+    assert.equal((await fetch(gw.url + "/")).status, 500);
+    await gw.close();
+    await up.close();
+    // The new instance set its tick period again, and counts its ticks from 1.
+    assert.equal(host.tickPeriod(rootId), 100);
+    host.tick(rootId);
+    assert.deepEqual(probeLines(host).filter((l) => l.startsWith("tick ") && !l.startsWith("tick set")), ["tick 1", "tick 2", "tick 1"]);
+  });
 });
 
 describe("ticks", () => {

@@ -6,6 +6,7 @@ import { harness, Harness, send, logsAt, moesifWasm } from "../support/harness.t
 import { KONG_IMPLEMENTED, KONG_TRAPPING_STUBS } from "../host/abi.ts";
 import { linkProblems } from "../host/kong-host.ts";
 import { FILTER_VERSION } from "../support/version.ts";
+import selfsigned from "selfsigned";
 
 let h: Harness | null = null;
 afterEach(async () => {
@@ -262,5 +263,34 @@ describe("debug and collector answers", () => {
     await h.flush();
     assert.ok(logsAt(h.host, "warn").some((l) => l.startsWith("moesif: collector could not be reached; dropped a batch of 1 events")));
     await h.collector.start();
+  });
+});
+
+describe("TLS to the collector", () => {
+  // A certificate for "localhost" (the default SAN matches the common name), made fresh for the run.
+  const pems = selfsigned.generate([{ name: "commonName", value: "localhost" }], { keyType: "ec" });
+
+  test("an https api_endpoint is sent over TLS, with SNI and Host from the endpoint", async () => {
+    const { cert, private: key } = await pems;
+    h = await harness({ collector: { tls: { key, cert } }, host: { dispatchCa: cert } });
+    await send(h.gateway.url, { path: "/tls" });
+    await h.flush();
+    assert.equal(h.collector.events.length, 1);
+    const batch = h.collector.batches[0];
+    assert.equal(batch.servername, "localhost");
+    assert.equal(batch.headers.host, `localhost:${h.collector.port}`);
+    const headers = Object.fromEntries(h.host.calls[0].headers.map(([k, v]) => [k, v.toString()]));
+    assert.equal(headers[":scheme"], "https");
+    assert.equal(h.host.calls[0].upstream, `localhost:${h.collector.port}`);
+  });
+
+  test("a certificate Kong does not trust fails the call, which is reported", async () => {
+    const { cert, private: key } = await pems;
+    h = await harness({ collector: { tls: { key, cert } } });
+    await send(h.gateway.url, { path: "/tls" });
+    await h.flush();
+    assert.equal(h.collector.events.length, 0);
+    assert.ok(h.host.logs.some((l) => l.source === "host" && /tls handshake failed/.test(l.message)));
+    assert.ok(logsAt(h.host, "warn").some((l) => l.startsWith("moesif: collector could not be reached; dropped a batch of 1 events")));
   });
 });

@@ -32,7 +32,7 @@ class ProbeRoot extends RootContext {
     this.command = sp < 0 ? text : text.substring(0, sp);
     this.arg = sp < 0 ? "" : text.substring(sp + 1);
     logInfo("probe: configured " + this.command);
-    if (this.command == "tick-twice" || this.command.startsWith("dispatch") || this.command == "root-property" || this.command == "tick") {
+    if (this.command == "tick-twice" || this.command.startsWith("dispatch") || this.command == "root-property" || this.command == "tick" || this.command == "stub") {
       logInfo("probe: tick set " + statusName(setTickPeriod(100)));
     }
     return this.command != "refuse-configure";
@@ -88,6 +88,11 @@ class ProbeHttp extends HttpContext {
       logInfo("probe: request map " + m.map.count.toString() + " pairs, first " + names.trim());
     }
     if (cmd == "stub") proxy_done();
+    if (cmd == "abort") {
+      // An out-of-range index is an AssemblyScript abort: our handler logs it, then traps.
+      const empty = new Array<i32>(0);
+      logInfo("probe: unreachable " + empty[<i32>n].toString());
+    }
     if (cmd == "tick-from-http") logInfo("probe: tick from http " + statusName(setTickPeriod(100)));
     if (cmd == "dispatch-in-headers") this.root.dispatch(false);
     return Action.Continue;
