@@ -78,6 +78,19 @@ export class ByteWriter {
     return this.buf.slice(0, this.length);
   }
 
+  /** The byte at `pos` (which must be below `length`). */
+  at(pos: i32): u8 {
+    return load<u8>(this.buf.dataStart + pos);
+  }
+
+  /** Removes the byte at `pos`, moving what follows back by one. */
+  removeAt(pos: i32): void {
+    if (pos < 0 || pos >= this.length) return;
+    const p = this.buf.dataStart + pos;
+    memory.copy(p, p + 1, this.length - pos - 1);
+    this.length--;
+  }
+
   reset(): void {
     this.length = 0;
   }

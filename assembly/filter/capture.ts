@@ -1,10 +1,16 @@
 // The per-request side: read what the event needs as the request passes (one host call per header
-// map), never pause the stream, and build the event in the log phase.
+// map, bodies chunk by chunk up to their limit), never pause the stream, and build the event in the
+// log phase, where the heavy work (decompression, JSON scanning, identification) happens.
 import { HttpContext } from "../runtime/context";
-import { Action, MapType, Status } from "../runtime/abi";
-import { getHeaderMap, getProperty, propertyPath, nowNanos } from "../runtime/host";
+import { Action, BufferType, MapType, Status } from "../runtime/abi";
+import { getBufferBytes, getHeaderMap, getProperty, propertyPath, nowNanos, replaceHeader } from "../runtime/host";
 import { HeaderMap } from "../runtime/headers";
-import { Capture, buildEvent } from "./event";
+import { Capture, buildEvent, TRANSACTION_HEADER } from "./event";
+import { BodyCapture } from "./body";
+import { identify, trimmed } from "./identify";
+import { clientIp } from "./ip";
+import { hostWithoutDefaultPort } from "./uri";
+import { mixEntropy, uuid4 } from "./uuid";
 import { utf8 } from "./bytes";
 import { parseSecondsDotMillis } from "./time";
 import { parseStatus } from "./sender";
@@ -17,6 +23,9 @@ const PSEUDO_PATH = utf8(":path");
 const PSEUDO_AUTHORITY = utf8(":authority");
 const PSEUDO_STATUS = utf8(":status");
 const HOST = utf8("host");
+const CONTENT_LENGTH = utf8("content-length");
+const TRANSACTION_ID = utf8(TRANSACTION_HEADER);
+const TRANSACTION_ID_NAME = String.UTF8.encode(TRANSACTION_HEADER);
 
 // request.path is nginx's $request_uri: the path and query exactly as the client sent them
 // (`:path` is the normalised, decoded one). request.time is when nginx started the request.
@@ -24,12 +33,25 @@ const PROP_REQUEST_PATH = propertyPath("request.path");
 const PROP_REQUEST_TIME = propertyPath("request.time");
 const PROP_RESPONSE_CODE = propertyPath("response.code");
 const PROP_SOURCE_ADDRESS = propertyPath("source.address");
+const PROP_ROUTE_ID = propertyPath("kong.route_id");
+const PROP_ROUTE_NAME = propertyPath("kong.route_name");
+const PROP_SERVICE_ID = propertyPath("kong.service_id");
+const PROP_SERVICE_NAME = propertyPath("kong.service_name");
+
+function property(path: ArrayBuffer): Uint8Array | null {
+  const r = getProperty(path);
+  return r.status == Status.Ok && r.data!.length > 0 ? r.data : null;
+}
 
 export class MoesifHttp extends HttpContext {
   private seenRequest: bool = false;
   private requestHeaders: HeaderMap = HeaderMap.empty();
   private responseHeaders: HeaderMap = HeaderMap.empty();
   private requestNs: u64 = 0;
+  private requestBody: BodyCapture | null = null;
+  private responseBody: BodyCapture | null = null;
+  private transactionId: Uint8Array | null = null;
+  private transactionIdAdded: bool = false;
 
   constructor(id: u32, private root: MoesifRoot) {
     super(id, root.id);
@@ -40,18 +62,68 @@ export class MoesifHttp extends HttpContext {
     this.requestNs = nowNanos();
     const got = getHeaderMap(MapType.RequestHeaders);
     if (got.status == Status.Ok) this.requestHeaders = got.map;
+    if (!this.root.config!.disableTransactionId) {
+      const i = this.requestHeaders.find(TRANSACTION_ID);
+      const given = i >= 0 ? trimmed(this.requestHeaders.value(i)) : null;
+      if (given !== null && given.length <= 256) {
+        this.transactionId = given;
+      } else {
+        mixEntropy(this.requestNs ^ (<u64>this.id << 32));
+        const id = uuid4();
+        this.transactionId = id;
+        // The upstream sees the id too, so its logs can be joined with the event.
+        this.transactionIdAdded = replaceHeader(MapType.RequestHeaders, TRANSACTION_ID_NAME, id) == Status.Ok;
+      }
+    }
+    return Action.Continue;
+  }
+
+  onRequestBody(bodySize: u32, endOfStream: bool): u32 {
+    const config = this.root.config!;
+    if (config.disableCaptureRequestBody || bodySize == 0) return Action.Continue;
+    let cap = this.requestBody;
+    if (cap === null) {
+      cap = new BodyCapture(config.requestMaxBodySizeLimit);
+      this.requestBody = cap;
+    }
+    if (!cap.accepts(bodySize)) return Action.Continue;
+    const got = getBufferBytes(BufferType.RequestBody, 0, bodySize);
+    if (got.status == Status.Ok) cap.add(got.data!);
+    else if (got.status == Status.NotFound) cap.unreadable(bodySize);
     return Action.Continue;
   }
 
   onResponseHeaders(headerCount: u32, endOfStream: bool): u32 {
+    const config = this.root.config!;
+    const id = this.transactionId;
+    if (id !== null) replaceHeader(MapType.ResponseHeaders, TRANSACTION_ID_NAME, id);
     const got = getHeaderMap(MapType.ResponseHeaders);
     if (got.status == Status.Ok) this.responseHeaders = got.map;
+    if (!config.disableCaptureResponseBody) {
+      const cap = new BodyCapture(config.responseMaxBodySizeLimit);
+      this.responseBody = cap;
+      // A declared length over the limit: do not read a single chunk.
+      const cl = this.responseHeaders.find(CONTENT_LENGTH);
+      if (cl >= 0) {
+        const n = parseLength(this.responseHeaders.value(cl));
+        if (n > <i64>cap.limit) cap.tooLarge(n);
+      }
+    }
+    return Action.Continue;
+  }
+
+  onResponseBody(bodySize: u32, endOfStream: bool): u32 {
+    const cap = this.responseBody;
+    if (cap === null || bodySize == 0 || !cap.accepts(bodySize)) return Action.Continue;
+    const got = getBufferBytes(BufferType.ResponseBody, 0, bodySize);
+    if (got.status == Status.Ok) cap.add(got.data!);
     return Action.Continue;
   }
 
   onLog(): void {
     // A request that a Lua plugin answered before the filter ran never reached on_request_headers.
     if (!this.seenRequest) return;
+    const root = this.root;
     const nowMs = nowNanos() / 1000000;
     const c = new Capture();
     const req = this.requestHeaders;
@@ -61,29 +133,50 @@ export class MoesifHttp extends HttpContext {
     c.scheme = headerOr(req, PSEUDO_SCHEME, "http");
     let i = req.find(HOST);
     if (i < 0) i = req.find(PSEUDO_AUTHORITY);
-    c.host = i >= 0 ? req.value(i) : new Uint8Array(0);
-    const path = getProperty(PROP_REQUEST_PATH);
-    c.path = path.status == Status.Ok ? path.data! : headerOr(req, PSEUDO_PATH, "/");
+    c.host = i >= 0 ? hostWithoutDefaultPort(req.value(i), c.scheme.length == 5) : new Uint8Array(0);
+    const path = property(PROP_REQUEST_PATH);
+    c.path = path !== null ? path : headerOr(req, PSEUDO_PATH, "/");
 
-    const started = getProperty(PROP_REQUEST_TIME);
-    c.requestMs = started.status == Status.Ok ? parseSecondsDotMillis(started.data!) : 0;
+    const started = property(PROP_REQUEST_TIME);
+    c.requestMs = started !== null ? parseSecondsDotMillis(started) : 0;
     if (c.requestMs == 0) c.requestMs = this.requestNs / 1000000;
     c.responseMs = nowMs;
 
     const s = this.responseHeaders.find(PSEUDO_STATUS);
     if (s >= 0) c.status = parseStatus(this.responseHeaders.value(s));
     if (c.status == 0) {
-      const code = getProperty(PROP_RESPONSE_CODE);
-      if (code.status == Status.Ok) c.status = parseStatus(code.data!);
+      const code = property(PROP_RESPONSE_CODE);
+      if (code !== null) c.status = parseStatus(code);
     }
-    const ip = getProperty(PROP_SOURCE_ADDRESS);
-    if (ip.status == Status.Ok) c.ipAddress = ip.data;
+    c.ipAddress = clientIp(req, property(PROP_SOURCE_ADDRESS));
+    c.requestBody = this.requestBody;
+    c.responseBody = this.responseBody;
+    c.identity = identify(req, this.responseHeaders, root.identity);
+    c.transactionId = this.transactionId;
+    c.transactionIdAdded = this.transactionIdAdded;
+    c.kong.routeId = property(PROP_ROUTE_ID);
+    c.kong.routeName = property(PROP_ROUTE_NAME);
+    c.kong.serviceId = property(PROP_SERVICE_ID);
+    c.kong.serviceName = property(PROP_SERVICE_NAME);
 
-    this.root.enqueue(buildEvent(c, this.root.eventOptions), nowMs);
+    root.enqueue(buildEvent(c, root.eventOptions), nowMs);
   }
 }
 
 function headerOr(map: HeaderMap, name: Uint8Array, fallback: string): Uint8Array {
   const i = map.find(name);
   return i >= 0 ? map.value(i) : utf8(fallback);
+}
+
+/** A Content-Length value, or -1 when it is not a plain decimal. */
+function parseLength(b: Uint8Array): i64 {
+  const t = trimmed(b);
+  if (t === null || t.length > 15) return -1;
+  let n: i64 = 0;
+  for (let i = 0; i < t.length; i++) {
+    const c = <i64>t[i] - 0x30;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
 }

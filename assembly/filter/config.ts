@@ -35,6 +35,7 @@ export class Config {
 
   userIdHeader: string = "";
   companyIdHeader: string = "";
+  sessionTokenHeader: string = "";
   authorizationHeaderName: string = "authorization";
   authorizationUserIdField: string = "sub";
   authorizationCompanyIdField: string = "";
@@ -183,6 +184,7 @@ export function parseConfig(text: Uint8Array): ConfigResult {
 
   c.userIdHeader = r.str("user_id_header", c.userIdHeader).toLowerCase();
   c.companyIdHeader = r.str("company_id_header", c.companyIdHeader).toLowerCase();
+  c.sessionTokenHeader = r.str("session_token_header", c.sessionTokenHeader).toLowerCase();
   c.authorizationHeaderName = r.str("authorization_header_name", c.authorizationHeaderName).toLowerCase();
   c.authorizationUserIdField = r.str("authorization_user_id_field", c.authorizationUserIdField);
   c.authorizationCompanyIdField = r.str("authorization_company_id_field", c.authorizationCompanyIdField);

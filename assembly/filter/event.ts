@@ -1,8 +1,19 @@
 // Builds one Moesif event (moesif-protocol.md) as UTF-8 JSON bytes, straight from captured bytes.
 import { ByteWriter } from "./bytes";
-import { HeaderMap } from "../runtime/headers";
+import { HeaderMap, equalsLowered } from "../runtime/headers";
 import { writeJsonString, writeJsonText } from "./jsonwrite";
 import { writeIsoTime } from "./time";
+import { BodyCapture, BodyOptions, writeBody } from "./body";
+import { Identity } from "./identify";
+import { writeMaskedPath } from "./uri";
+
+/** What Kong says about the route and service (Kong 3.6+; service_name 3.9+). */
+export class KongInfo {
+  routeId: Uint8Array | null = null;
+  routeName: Uint8Array | null = null;
+  serviceId: Uint8Array | null = null;
+  serviceName: Uint8Array | null = null;
+}
 
 /** What the HTTP context gathered for one API call; everything the event needs. */
 export class Capture {
@@ -16,13 +27,21 @@ export class Capture {
   responseHeaders: HeaderMap = HeaderMap.empty();
   status: i32 = 0;
   ipAddress: Uint8Array | null = null;
+  requestBody: BodyCapture | null = null;
+  responseBody: BodyCapture | null = null;
+  identity: Identity = new Identity();
+  transactionId: Uint8Array | null = null;
+  /** The filter generated the id and set it on the request after reading the request headers. */
+  transactionIdAdded: bool = false;
+  kong: KongInfo = new KongInfo();
 }
 
 /**
  * Writes a header map as a JSON object: lower-case names, pseudo-headers (`:path` …) left out, and
  * repeated headers joined with ", " into one string, as the Moesif API specifies.
  */
-export function writeHeaders(w: ByteWriter, map: HeaderMap): void {
+export function writeHeaders(w: ByteWriter, map: HeaderMap, masks: Array<Uint8Array> | null = null,
+  extraName: string | null = null, extraValue: Uint8Array | null = null): void {
   w.byte(0x7b);
   let first = true;
   const data = map.data;
@@ -35,6 +54,11 @@ export function writeHeaders(w: ByteWriter, map: HeaderMap): void {
     first = false;
     writeJsonString(w, data, ks, kl, true);
     w.byte(0x3a);
+    if (masks !== null && isMasked(map, i, masks)) {
+      // The name stays, so the user sees the header was there.
+      w.ascii("\"*****\"");
+      continue;
+    }
     // Join this header's value with the values of later pairs of the same name.
     let later = nextSame(map, i, i + 1);
     if (later < 0) {
@@ -48,6 +72,12 @@ export function writeHeaders(w: ByteWriter, map: HeaderMap): void {
       later = nextSame(map, i, later + 1);
     }
     writeJsonString(w, joined.toBytes());
+  }
+  // A header the filter itself set (the transaction id) after it had read the map.
+  if (extraName !== null && extraValue !== null) {
+    if (!first) w.byte(0x2c);
+    w.byte(0x22).ascii(extraName).byte(0x22).byte(0x3a);
+    writeJsonString(w, extraValue);
   }
   w.byte(0x7d);
 }
@@ -68,6 +98,14 @@ function sameKey(map: HeaderMap, a: i32, b: i32): bool {
   return true;
 }
 
+function isMasked(map: HeaderMap, i: i32, masks: Array<Uint8Array>): bool {
+  for (let m = 0; m < masks.length; m++) {
+    const name = masks[m];
+    if (map.keyLength(i) == <u32>name.length && equalsLowered(map.data, map.keyStart(i), name)) return true;
+  }
+  return false;
+}
+
 function isRepeat(map: HeaderMap, i: i32): bool {
   for (let j = 0; j < i; j++) if (sameKey(map, j, i)) return true;
   return false;
@@ -78,8 +116,22 @@ function nextSame(map: HeaderMap, i: i32, from: i32): i32 {
   return -1;
 }
 
+export const TRANSACTION_HEADER = "x-moesif-transaction-id";
+
+/** Everything about encoding events that follows from the configuration, computed once. */
 export class EventOptions {
   apiVersion: string = "";
+  requestHeaderMasks: Array<Uint8Array> = [];
+  responseHeaderMasks: Array<Uint8Array> = [];
+  queryMasks: Array<Uint8Array> = [];
+  requestBody: BodyOptions = new BodyOptions();
+  responseBody: BodyOptions = new BodyOptions();
+}
+
+function writeOptionalString(w: ByteWriter, name: string, v: Uint8Array | null): void {
+  if (v === null) return;
+  w.byte(0x2c).byte(0x22).ascii(name).ascii("\":");
+  writeJsonString(w, v);
 }
 
 /** The event as JSON bytes. */
@@ -89,7 +141,8 @@ export function buildEvent(c: Capture, opts: EventOptions): Uint8Array {
   writeIsoTime(w, c.requestMs);
   w.ascii(",\"uri\":");
   const uri = new ByteWriter(256);
-  uri.bytes(c.scheme).ascii("://").bytes(c.host).bytes(c.path);
+  uri.bytes(c.scheme).ascii("://").bytes(c.host);
+  writeMaskedPath(uri, c.path, opts.queryMasks);
   writeJsonString(w, uri.toBytes());
   w.ascii(",\"verb\":");
   writeJsonString(w, c.method);
@@ -98,17 +151,61 @@ export function buildEvent(c: Capture, opts: EventOptions): Uint8Array {
     writeJsonText(w, opts.apiVersion);
   }
   const ip = c.ipAddress;
-  if (ip !== null && ip.length > 0) {
-    w.ascii(",\"ip_address\":");
-    writeJsonString(w, ip);
-  }
+  if (ip !== null && ip.length > 0) writeOptionalString(w, "ip_address", ip);
   w.ascii(",\"headers\":");
-  writeHeaders(w, c.requestHeaders);
+  writeHeaders(w, c.requestHeaders, opts.requestHeaderMasks, c.transactionIdAdded ? TRANSACTION_HEADER : null, c.transactionId);
+  const requestNote = writeBody(w, c.requestBody, c.requestHeaders, opts.requestBody);
   w.ascii("},\"response\":{\"time\":");
   writeIsoTime(w, c.responseMs);
   w.ascii(",\"status\":").u64(<u64>max(c.status, 0));
   w.ascii(",\"headers\":");
-  writeHeaders(w, c.responseHeaders);
-  w.ascii("},\"direction\":\"Incoming\",\"weight\":1}");
+  writeHeaders(w, c.responseHeaders, opts.responseHeaderMasks);
+  const responseNote = writeBody(w, c.responseBody, c.responseHeaders, opts.responseBody);
+  w.byte(0x7d);
+  writeOptionalString(w, "user_id", c.identity.userId);
+  writeOptionalString(w, "company_id", c.identity.companyId);
+  writeOptionalString(w, "session_token", c.identity.sessionToken);
+  writeOptionalString(w, "transaction_id", c.transactionId);
+  w.ascii(",\"direction\":\"Incoming\",\"weight\":1");
+  writeMetadata(w, c.kong, requestNote, responseNote);
+  w.byte(0x7d);
   return w.toBytes();
+}
+
+function writeMetadata(w: ByteWriter, k: KongInfo, requestNote: string | null, responseNote: string | null): void {
+  const hasKong = k.routeId !== null || k.routeName !== null || k.serviceId !== null || k.serviceName !== null;
+  const hasNotes = requestNote !== null || responseNote !== null;
+  if (!hasKong && !hasNotes) return;
+  w.ascii(",\"metadata\":{");
+  if (hasKong) {
+    w.ascii("\"kong\":{");
+    const mark = w.length;
+    writeOptionalString(w, "route_id", k.routeId);
+    writeOptionalString(w, "route_name", k.routeName);
+    writeOptionalString(w, "service_id", k.serviceId);
+    writeOptionalString(w, "service_name", k.serviceName);
+    dropLeadingComma(w, mark);
+    w.byte(0x7d);
+  }
+  if (hasNotes) {
+    if (hasKong) w.byte(0x2c);
+    w.ascii("\"capture\":{");
+    const mark = w.length;
+    if (requestNote !== null) {
+      w.ascii(",\"request_body\":");
+      writeJsonText(w, requestNote);
+    }
+    if (responseNote !== null) {
+      w.ascii(",\"response_body\":");
+      writeJsonText(w, responseNote);
+    }
+    dropLeadingComma(w, mark);
+    w.byte(0x7d);
+  }
+  w.byte(0x7d);
+}
+
+/** Members are written each with a leading comma; the first one in an object must lose it. */
+function dropLeadingComma(w: ByteWriter, mark: i32): void {
+  if (w.length > mark && w.at(mark) == 0x2c) w.removeAt(mark);
 }

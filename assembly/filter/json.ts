@@ -11,7 +11,8 @@ export class JBool extends JValue {
   constructor(public value: bool) { super(JKind.Bool); }
 }
 export class JNumber extends JValue {
-  constructor(public value: f64) { super(JKind.Number); }
+  /** `raw` is the number exactly as written (a numeric claim becomes this text, every digit kept). */
+  constructor(public value: f64, public raw: string) { super(JKind.Number); }
 }
 export class JString extends JValue {
   constructor(public value: string) { super(JKind.String); }
@@ -158,7 +159,7 @@ export class JsonParser {
       while ((c = this.peek()) >= 0x30 && c <= 0x39) this.pos++;
     }
     const text = String.UTF8.decodeUnsafe(this.src.dataStart + start, this.pos - start);
-    return new JNumber(parseFloat(text));
+    return new JNumber(parseFloat(text), text);
   }
 
   private hex4(): i32 {

@@ -8,6 +8,9 @@ import { EventQueue } from "./queue";
 import { Sender } from "./sender";
 import { Stats, LogLimiter } from "./stats";
 import { EventOptions } from "./event";
+import { IdentityConfig } from "./identify";
+import { MaskSet } from "./jsonscan";
+import { utf8 } from "./bytes";
 import { MoesifHttp } from "./capture";
 import { FILTER_VERSION } from "./version";
 
@@ -19,6 +22,7 @@ export class MoesifRoot extends RootContext {
   sender: Sender | null = null;
   stats: Stats = new Stats();
   eventOptions: EventOptions = new EventOptions();
+  identity: IdentityConfig = new IdentityConfig();
   private tickSet: bool = false;
   private queueFullLog: LogLimiter = new LogLimiter();
 
@@ -44,7 +48,8 @@ export class MoesifRoot extends RootContext {
     this.config = config;
     this.queue = new EventQueue(config.eventQueueSize);
     this.sender = new Sender(config, this.queue, this.stats);
-    this.eventOptions.apiVersion = config.apiVersion;
+    this.eventOptions = eventOptionsFor(config);
+    this.identity = identityFor(config);
     // Kong traps on a second non-zero tick period for the same root.
     if (!this.tickSet) {
       const st = setTickPeriod(TICK_PERIOD_MS);
@@ -89,4 +94,43 @@ export class MoesifRoot extends RootContext {
         this.stats.droppedQueueFull.toString() + " dropped so far)");
     }
   }
+}
+
+function bytesList(names: Array<string>): Array<Uint8Array> {
+  const out = new Array<Uint8Array>();
+  for (let i = 0; i < names.length; i++) if (names[i].length > 0) out.push(utf8(names[i]));
+  return out;
+}
+
+/** Everything the event writer needs from the configuration, as bytes, once per configuration. */
+export function eventOptionsFor(config: Config): EventOptions {
+  const o = new EventOptions();
+  o.apiVersion = config.apiVersion;
+  o.requestHeaderMasks = bytesList(config.requestHeaderMasks);
+  o.responseHeaderMasks = bytesList(config.responseHeaderMasks);
+  o.queryMasks = bytesList(config.requestQueryMasks);
+  o.requestBody.masks = MaskSet.of(config.requestBodyMasks);
+  o.requestBody.limit = config.requestMaxBodySizeLimit;
+  o.requestBody.limitName = "request_max_body_size_limit";
+  o.requestBody.decompress = !config.disableGzipPayloadDecompression;
+  o.responseBody.masks = MaskSet.of(config.responseBodyMasks);
+  o.responseBody.limit = config.responseMaxBodySizeLimit;
+  o.responseBody.limitName = "response_max_body_size_limit";
+  o.responseBody.decompress = !config.disableGzipPayloadDecompression;
+  return o;
+}
+
+export function identityFor(config: Config): IdentityConfig {
+  const id = new IdentityConfig();
+  id.userIdHeader = config.userIdHeader.length > 0 ? utf8(config.userIdHeader) : null;
+  id.companyIdHeader = config.companyIdHeader.length > 0 ? utf8(config.companyIdHeader) : null;
+  id.sessionTokenHeader = config.sessionTokenHeader.length > 0 ? utf8(config.sessionTokenHeader) : null;
+  const names = config.authorizationHeaderName.split(",");
+  for (let i = 0; i < names.length; i++) {
+    const n = names[i].trim();
+    if (n.length > 0) id.authorizationHeaders.push(utf8(n));
+  }
+  id.userIdField = config.authorizationUserIdField;
+  id.companyIdField = config.authorizationCompanyIdField;
+  return id;
 }

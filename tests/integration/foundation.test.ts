@@ -64,11 +64,18 @@ describe("one API call becomes one Moesif event", () => {
     assert.ok(reqMs >= before - 1 && reqMs <= resMs && resMs <= after + 1, "times are in order and within the test");
     const latency = (event.response.headers as Record<string, string>)["x-kong-upstream-latency"];
     const date = (event.response.headers as Record<string, string>)["date"];
+    const txid = event.transaction_id as string;
+    assert.match(txid, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     const expected = `[{"request":{"time":"${event.request.time}","uri":"http://api.example.com/v1/items?limit=10&q=a%20b","verb":"GET",` +
-      `"ip_address":"127.0.0.1","headers":{"host":"api.example.com","accept":"application/json","x-trace":"t-1","connection":"close"}},` +
+      `"ip_address":"127.0.0.1","headers":{"host":"api.example.com","accept":"application/json","x-trace":"t-1","connection":"close",` +
+      `"x-moesif-transaction-id":"${txid}"}},` +
       `"response":{"time":"${event.response.time}","status":200,"headers":{"content-type":"application/json","date":"${date}",` +
-      `"transfer-encoding":"chunked","x-kong-upstream-latency":"${latency}","x-kong-proxy-latency":"0","via":"1.1 kong/3.9.1"}},` +
-      `"direction":"Incoming","weight":1}]`;
+      `"transfer-encoding":"chunked","x-kong-upstream-latency":"${latency}","x-kong-proxy-latency":"0","via":"1.1 kong/3.9.1",` +
+      `"x-moesif-transaction-id":"${txid}"},"body":{"ok":true},"transfer_encoding":"json"},` +
+      `"transaction_id":"${txid}","direction":"Incoming","weight":1}]`;
+    // The client and the upstream saw the same id.
+    assert.equal(res.headers["x-moesif-transaction-id"], txid);
+    assert.equal(h.upstreamSeen[0].headers["x-moesif-transaction-id"], txid);
     assert.equal(batch.body.toString("utf8"), expected);
   });
 
@@ -149,7 +156,7 @@ describe("one API call becomes one Moesif event", () => {
 
 describe("hostile input never traps and still yields an event", () => {
   test("150 request headers: Kong hands over 100 pairs (4 of them pseudo-headers)", async () => {
-    h = await harness();
+    h = await harness({ config: { application_id: "a", disable_transaction_id: true } });
     const headers: [string, string][] = [["Host", "h.example"]];
     for (let i = 0; i < 149; i++) headers.push([`X-Many-${i}`, `v${i}`]);
     const res = await send(h.gateway.url, { path: "/many", headers });

@@ -1,0 +1,155 @@
+// Who made the call: user id, company id and session token, from headers and tokens, in the order
+// the Lua plugin uses, without its bugs (base64url JWT payloads, padding optional; Basic split at the
+// first colon; Bearer matched case-insensitively). Malformed input of any kind gives no id.
+import { HeaderMap } from "../runtime/headers";
+import { decodeBase64 } from "./base64";
+import { JsonParser, JValue, JKind, JObject, JString, JNumber } from "./json";
+import { utf8 } from "./bytes";
+
+/** Longer authorization values are not parsed (nginx's own header buffers are 8 KB by default). */
+const MAX_TOKEN = 16384;
+/** An id longer than this is not an id. */
+const MAX_ID = 1024;
+
+export class IdentityConfig {
+  userIdHeader: Uint8Array | null = null;
+  companyIdHeader: Uint8Array | null = null;
+  sessionTokenHeader: Uint8Array | null = null;
+  authorizationHeaders: Array<Uint8Array> = [];
+  userIdField: string = "sub";
+  companyIdField: string = "";
+}
+
+export class Identity {
+  userId: Uint8Array | null = null;
+  companyId: Uint8Array | null = null;
+  sessionToken: Uint8Array | null = null;
+}
+
+const CONSUMER_HEADERS: Array<Uint8Array> = [utf8("x-consumer-custom-id"), utf8("x-consumer-username"), utf8("x-consumer-id")];
+
+@inline function isSpace(c: u8): bool {
+  return c == 0x20 || c == 0x09;
+}
+
+/** The value trimmed of spaces and tabs, or null when empty. */
+export function trimmed(v: Uint8Array): Uint8Array | null {
+  let s = 0;
+  let e = v.length;
+  while (s < e && isSpace(v[s])) s++;
+  while (e > s && isSpace(v[e - 1])) e--;
+  return e > s ? v.subarray(s, e) : null;
+}
+
+function idFrom(v: Uint8Array | null): Uint8Array | null {
+  if (v === null) return null;
+  const t = trimmed(v);
+  return t !== null && t.length <= MAX_ID ? t : null;
+}
+
+function header(map: HeaderMap, name: Uint8Array | null): Uint8Array | null {
+  if (name === null) return null;
+  const i = map.find(name);
+  return i >= 0 ? idFrom(map.value(i)) : null;
+}
+
+function startsWithWord(v: Uint8Array, word: string): bool {
+  const n = word.length;
+  if (v.length <= n) return false;
+  for (let i = 0; i < n; i++) if ((v[i] | 0x20) != <u8>word.charCodeAt(i)) return false;
+  return isSpace(v[n]);
+}
+
+/** The claims of a token: the JSON object in a JWT's payload, or in a base64 token. */
+export function tokenClaims(token: Uint8Array): JObject | null {
+  let start = 0;
+  let len = token.length;
+  const dot = token.indexOf(0x2e);
+  if (dot >= 0) {
+    // header.payload.signature: the payload is the second segment.
+    start = dot + 1;
+    const next = token.indexOf(0x2e, start);
+    len = (next < 0 ? token.length : next) - start;
+  }
+  if (len <= 0) return null;
+  const decoded = decodeBase64(token, start, len);
+  if (decoded === null) return null;
+  const parsed = new JsonParser(decoded).parse();
+  if (parsed === null || parsed.kind != JKind.Object) return null;
+  return <JObject>parsed;
+}
+
+/** A claim by name, or by dotted path (`user.id`) when no claim has the literal name. Strings and numbers only. */
+export function claim(claims: JObject, field: string): Uint8Array | null {
+  if (field.length == 0) return null;
+  let v: JValue | null = claims.get(field);
+  if (v === null && field.indexOf(".") > 0) {
+    const parts = field.split(".");
+    let cur: JValue | null = claims;
+    for (let i = 0; i < parts.length && cur !== null; i++) {
+      cur = cur.kind == JKind.Object ? (<JObject>cur).get(parts[i]) : null;
+    }
+    v = cur;
+  }
+  if (v === null) return null;
+  if (v.kind == JKind.String) return idFrom(utf8((<JString>v).value));
+  if (v.kind == JKind.Number) return idFrom(utf8((<JNumber>v).raw));
+  return null;
+}
+
+class AuthResult {
+  userId: Uint8Array | null = null;
+  claims: JObject | null = null;
+}
+
+/** Reads the first configured authorization header present. */
+function fromAuthorization(req: HeaderMap, cfg: IdentityConfig): AuthResult {
+  const r = new AuthResult();
+  let raw: Uint8Array | null = null;
+  for (let i = 0; i < cfg.authorizationHeaders.length; i++) {
+    const at = req.find(cfg.authorizationHeaders[i]);
+    if (at >= 0) {
+      raw = req.value(at);
+      break;
+    }
+  }
+  if (raw === null || raw.length > MAX_TOKEN) return r;
+  const value = trimmed(raw);
+  if (value === null) return r;
+  if (startsWithWord(value, "basic")) {
+    const creds = trimmed(value.subarray(6));
+    if (creds === null) return r;
+    const decoded = decodeBase64(creds);
+    if (decoded === null) return r;
+    // RFC 7617: the user id ends at the first colon (passwords may contain colons).
+    const colon = decoded.indexOf(0x3a);
+    if (colon > 0) r.userId = idFrom(decoded.subarray(0, colon));
+    return r;
+  }
+  let token: Uint8Array | null = value;
+  if (startsWithWord(value, "bearer")) token = trimmed(value.subarray(7));
+  else if (value.indexOf(0x20) >= 0 || value.indexOf(0x09) >= 0) return r; // another scheme
+  if (token === null) return r;
+  r.claims = tokenClaims(token);
+  if (r.claims !== null) r.userId = claim(r.claims!, cfg.userIdField);
+  return r;
+}
+
+export function identify(req: HeaderMap, res: HeaderMap, cfg: IdentityConfig): Identity {
+  const id = new Identity();
+  let user = header(req, cfg.userIdHeader);
+  for (let i = 0; user === null && i < CONSUMER_HEADERS.length; i++) user = header(req, CONSUMER_HEADERS[i]);
+  let auth: AuthResult | null = null;
+  if (user === null || cfg.companyIdField.length > 0) auth = fromAuthorization(req, cfg);
+  if (user === null && auth !== null) user = auth.userId;
+  if (user === null) user = header(res, cfg.userIdHeader);
+  id.userId = user;
+
+  let company = header(req, cfg.companyIdHeader);
+  if (company === null) company = header(res, cfg.companyIdHeader);
+  if (company === null && auth !== null && auth.claims !== null) company = claim(auth.claims!, cfg.companyIdField);
+  id.companyId = company;
+
+  id.sessionToken = header(req, cfg.sessionTokenHeader);
+  return id;
+}

@@ -1,0 +1,385 @@
+// Decompression for gzip'd and deflate'd bodies: RFC 1951 (DEFLATE) with the RFC 1952 (gzip) and
+// RFC 1950 (zlib) wrappers. No AssemblyScript zlib exists, so this is our own, in the style of
+// zlib's puff.c: canonical Huffman decoding from code-length counts.
+//
+// Output is bounded: past `maxOut` bytes decoding stops with TooLarge, so a decompression bomb
+// costs at most maxOut bytes and the time to produce them. Corrupt input returns Corrupt; nothing
+// here can read outside the input or trap.
+
+export const enum InflateStatus { Ok = 0, TooLarge = 1, Corrupt = 2 }
+
+export class InflateResult {
+  constructor(public status: InflateStatus, public data: Uint8Array | null) {}
+}
+
+const MAXBITS = 15;
+
+class Huffman {
+  count: StaticArray<u16> = new StaticArray<u16>(MAXBITS + 1);
+  symbol: StaticArray<u16>;
+  constructor(n: i32) {
+    this.symbol = new StaticArray<u16>(n);
+  }
+}
+
+// Base lengths and extra bits for length codes 257..285, and distances 0..29 (RFC 1951 3.2.5).
+const LBASE: StaticArray<u16> = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258];
+const LEXT: StaticArray<u8> = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0];
+const DBASE: StaticArray<u16> = [1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577];
+const DEXT: StaticArray<u8> = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13];
+// Order of code-length code lengths in a dynamic block header.
+const CLORDER: StaticArray<u8> = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
+
+/** Builds a canonical Huffman decoder from code lengths; false if the lengths over-subscribe. */
+function construct(h: Huffman, lengths: StaticArray<u8>, offset: i32, n: i32): bool {
+  for (let len = 0; len <= MAXBITS; len++) unchecked(h.count[len] = 0);
+  for (let s = 0; s < n; s++) {
+    const l = unchecked(lengths[offset + s]);
+    unchecked(h.count[l] = unchecked(h.count[l]) + 1);
+  }
+  if (<i32>unchecked(h.count[0]) == n) return true; // no codes: complete, but decoding will fail
+  let left = 1;
+  for (let len = 1; len <= MAXBITS; len++) {
+    left <<= 1;
+    left -= <i32>unchecked(h.count[len]);
+    if (left < 0) return false;
+  }
+  const offs = new StaticArray<u16>(MAXBITS + 1);
+  unchecked(offs[1] = 0);
+  for (let len = 1; len < MAXBITS; len++) unchecked(offs[len + 1] = unchecked(offs[len]) + unchecked(h.count[len]));
+  for (let s = 0; s < n; s++) {
+    const l = unchecked(lengths[offset + s]);
+    if (l != 0) {
+      const o = unchecked(offs[l]);
+      unchecked(h.symbol[o] = <u16>s);
+      unchecked(offs[l] = o + 1);
+    }
+  }
+  return true;
+}
+
+let fixedLen: Huffman | null = null;
+let fixedDist: Huffman | null = null;
+
+function fixedTables(): void {
+  if (fixedLen !== null) return;
+  const lengths = new StaticArray<u8>(288);
+  for (let s = 0; s < 144; s++) unchecked(lengths[s] = 8);
+  for (let s = 144; s < 256; s++) unchecked(lengths[s] = 9);
+  for (let s = 256; s < 280; s++) unchecked(lengths[s] = 7);
+  for (let s = 280; s < 288; s++) unchecked(lengths[s] = 8);
+  const l = new Huffman(288);
+  construct(l, lengths, 0, 288);
+  for (let s = 0; s < 30; s++) unchecked(lengths[s] = 5);
+  const d = new Huffman(30);
+  construct(d, lengths, 0, 30);
+  fixedLen = l;
+  fixedDist = d;
+}
+
+class Inflater {
+  pos: i32;
+  bitbuf: u32 = 0;
+  bitcnt: i32 = 0;
+  failed: bool = false;
+  out: Uint8Array;
+  outLen: i32 = 0;
+  tooLarge: bool = false;
+
+  constructor(private src: Uint8Array, start: i32, private end: i32, private maxOut: i32) {
+    this.pos = start;
+    this.out = new Uint8Array(min(max(64, (end - start) * 4), max(maxOut, 64)));
+  }
+
+  bits(need: i32): u32 {
+    let val = this.bitbuf;
+    while (this.bitcnt < need) {
+      if (this.pos >= this.end) {
+        this.failed = true;
+        return 0;
+      }
+      val |= <u32>load<u8>(this.src.dataStart + this.pos) << this.bitcnt;
+      this.pos++;
+      this.bitcnt += 8;
+    }
+    this.bitbuf = need == 32 ? 0 : val >> need;
+    this.bitcnt -= need;
+    return need == 32 ? val : val & ((1 << need) - 1);
+  }
+
+  private room(n: i32): bool {
+    const need = this.outLen + n;
+    if (need > this.maxOut) {
+      this.tooLarge = true;
+      return false;
+    }
+    if (need > this.out.length) {
+      let cap = this.out.length << 1;
+      while (cap < need) cap <<= 1;
+      cap = min(cap, this.maxOut);
+      const next = new Uint8Array(cap);
+      memory.copy(next.dataStart, this.out.dataStart, this.outLen);
+      this.out = next;
+    }
+    return true;
+  }
+
+  private stored(): bool {
+    this.bitbuf = 0;
+    this.bitcnt = 0;
+    if (this.pos + 4 > this.end) return false;
+    const p = this.src.dataStart + this.pos;
+    const len = <i32>load<u8>(p) | (<i32>load<u8>(p + 1) << 8);
+    const nlen = <i32>load<u8>(p + 2) | (<i32>load<u8>(p + 3) << 8);
+    if (len != (~nlen & 0xffff)) return false;
+    this.pos += 4;
+    if (this.pos + len > this.end) return false;
+    if (!this.room(len)) return false;
+    memory.copy(this.out.dataStart + this.outLen, this.src.dataStart + this.pos, len);
+    this.outLen += len;
+    this.pos += len;
+    return true;
+  }
+
+  private decode(h: Huffman): i32 {
+    let code = 0;
+    let first = 0;
+    let index = 0;
+    for (let len = 1; len <= MAXBITS; len++) {
+      code |= <i32>this.bits(1);
+      if (this.failed) return -1;
+      const count = <i32>unchecked(h.count[len]);
+      if (code - count < first) return <i32>unchecked(h.symbol[index + (code - first)]);
+      index += count;
+      first += count;
+      first <<= 1;
+      code <<= 1;
+    }
+    return -1;
+  }
+
+  private codes(lencode: Huffman, distcode: Huffman): bool {
+    while (true) {
+      const symbol = this.decode(lencode);
+      if (symbol < 0) return false;
+      if (symbol < 256) {
+        if (!this.room(1)) return false;
+        store<u8>(this.out.dataStart + this.outLen, <u8>symbol);
+        this.outLen++;
+        continue;
+      }
+      if (symbol == 256) return true;
+      const li = symbol - 257;
+      if (li >= 29) return false;
+      const len = <i32>unchecked(LBASE[li]) + <i32>this.bits(<i32>unchecked(LEXT[li]));
+      const ds = this.decode(distcode);
+      if (ds < 0 || ds >= 30) return false;
+      const dist = <i32>unchecked(DBASE[ds]) + <i32>this.bits(<i32>unchecked(DEXT[ds]));
+      if (this.failed || dist > this.outLen) return false;
+      if (!this.room(len)) return false;
+      const base = this.out.dataStart;
+      let to = this.outLen;
+      let from = to - dist;
+      // Overlapping copies are how DEFLATE repeats runs: copy byte by byte when they overlap.
+      if (dist >= len) {
+        memory.copy(base + to, base + from, len);
+      } else {
+        for (let i = 0; i < len; i++) store<u8>(base + to + i, load<u8>(base + from + i));
+      }
+      this.outLen += len;
+    }
+    return false;
+  }
+
+  private fixed(): bool {
+    fixedTables();
+    return this.codes(fixedLen!, fixedDist!);
+  }
+
+  private dynamic(): bool {
+    const nlen = <i32>this.bits(5) + 257;
+    const ndist = <i32>this.bits(5) + 1;
+    const ncode = <i32>this.bits(4) + 4;
+    if (this.failed || nlen > 286 || ndist > 30) return false;
+    const lengths = new StaticArray<u8>(320);
+    for (let i = 0; i < ncode; i++) unchecked(lengths[unchecked(CLORDER[i])] = <u8>this.bits(3));
+    if (this.failed) return false;
+    const lencode = new Huffman(286);
+    const distcode = new Huffman(30);
+    if (!construct(lencode, lengths, 0, 19)) return false;
+    let index = 0;
+    while (index < nlen + ndist) {
+      let symbol = this.decode(lencode);
+      if (symbol < 0) return false;
+      if (symbol < 16) {
+        unchecked(lengths[index++] = <u8>symbol);
+        continue;
+      }
+      let len: u8 = 0;
+      if (symbol == 16) {
+        if (index == 0) return false;
+        len = unchecked(lengths[index - 1]);
+        symbol = 3 + <i32>this.bits(2);
+      } else if (symbol == 17) {
+        symbol = 3 + <i32>this.bits(3);
+      } else {
+        symbol = 11 + <i32>this.bits(7);
+      }
+      if (this.failed || index + symbol > nlen + ndist) return false;
+      while (symbol-- > 0) unchecked(lengths[index++] = len);
+    }
+    if (unchecked(lengths[256]) == 0) return false;
+    if (!construct(lencode, lengths, 0, nlen)) return false;
+    if (!construct(distcode, lengths, nlen, ndist)) return false;
+    return this.codes(lencode, distcode);
+  }
+
+  /** Inflates one DEFLATE stream; afterwards `pos` is the first byte after it. */
+  run(): InflateStatus {
+    let last: u32 = 0;
+    do {
+      last = this.bits(1);
+      const type = this.bits(2);
+      if (this.failed) return InflateStatus.Corrupt;
+      let ok: bool;
+      if (type == 0) ok = this.stored();
+      else if (type == 1) ok = this.fixed();
+      else if (type == 2) ok = this.dynamic();
+      else ok = false;
+      if (!ok) return this.tooLarge ? InflateStatus.TooLarge : InflateStatus.Corrupt;
+    } while (last == 0);
+    // Drop the bits left in the last byte: what follows starts on a byte boundary.
+    this.bitbuf = 0;
+    this.bitcnt = 0;
+    return InflateStatus.Ok;
+  }
+
+  result(): Uint8Array {
+    return this.out.slice(0, this.outLen);
+  }
+}
+
+/** Inflates raw DEFLATE data. */
+export function inflateRaw(src: Uint8Array, maxOut: i32): InflateResult {
+  const inf = new Inflater(src, 0, src.length, maxOut);
+  const st = inf.run();
+  return new InflateResult(st, st == InflateStatus.Ok ? inf.result() : null);
+}
+
+const CRC_TABLE = new StaticArray<u32>(256);
+let crcReady = false;
+
+export function crc32(data: Uint8Array, start: i32 = 0, len: i32 = -1, crc: u32 = 0): u32 {
+  if (!crcReady) {
+    for (let n: u32 = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >> 1) : c >> 1;
+      unchecked(CRC_TABLE[n] = c);
+    }
+    crcReady = true;
+  }
+  if (len < 0) len = data.length - start;
+  let c = ~crc;
+  const base = data.dataStart + start;
+  for (let i = 0; i < len; i++) c = unchecked(CRC_TABLE[(c ^ load<u8>(base + i)) & 0xff]) ^ (c >> 8);
+  return ~c;
+}
+
+export function adler32(data: Uint8Array): u32 {
+  let a: u32 = 1;
+  let b: u32 = 0;
+  const base = data.dataStart;
+  const n = data.length;
+  let i = 0;
+  while (i < n) {
+    const stop = min(i + 5552, n);
+    for (; i < stop; i++) {
+      a += load<u8>(base + i);
+      b += a;
+    }
+    a %= 65521;
+    b %= 65521;
+  }
+  return (b << 16) | a;
+}
+
+/** Inflates gzip (RFC 1952), members concatenated; checks each member's CRC-32 and size. */
+export function gunzip(src: Uint8Array, maxOut: i32): InflateResult {
+  const n = src.length;
+  let pos = 0;
+  let out: Uint8Array = new Uint8Array(0);
+  let members = 0;
+  while (pos < n) {
+    if (pos + 18 > n) return new InflateResult(InflateStatus.Corrupt, null);
+    const p = src.dataStart + pos;
+    if (load<u8>(p) != 0x1f || load<u8>(p + 1) != 0x8b || load<u8>(p + 2) != 8) {
+      // Trailing garbage after a complete member: zlib ignores it too.
+      if (members > 0) break;
+      return new InflateResult(InflateStatus.Corrupt, null);
+    }
+    const flags = load<u8>(p + 3);
+    if (flags & 0xe0) return new InflateResult(InflateStatus.Corrupt, null);
+    pos += 10;
+    if (flags & 4) {
+      if (pos + 2 > n) return new InflateResult(InflateStatus.Corrupt, null);
+      pos += 2 + (<i32>src[pos] | (<i32>src[pos + 1] << 8));
+    }
+    if (flags & 8) { while (pos < n && src[pos] != 0) pos++; pos++; }
+    if (flags & 16) { while (pos < n && src[pos] != 0) pos++; pos++; }
+    if (flags & 2) pos += 2;
+    if (pos >= n) return new InflateResult(InflateStatus.Corrupt, null);
+    const inf = new Inflater(src, pos, n, maxOut - out.length);
+    const st = inf.run();
+    if (st != InflateStatus.Ok) return new InflateResult(st, null);
+    pos = inf.pos;
+    if (pos + 8 > n) return new InflateResult(InflateStatus.Corrupt, null);
+    const member = inf.result();
+    const q = src.dataStart + pos;
+    const crc = <u32>load<u8>(q) | (<u32>load<u8>(q + 1) << 8) | (<u32>load<u8>(q + 2) << 16) | (<u32>load<u8>(q + 3) << 24);
+    const size = <u32>load<u8>(q + 4) | (<u32>load<u8>(q + 5) << 8) | (<u32>load<u8>(q + 6) << 16) | (<u32>load<u8>(q + 7) << 24);
+    if (crc != crc32(member) || size != <u32>member.length) return new InflateResult(InflateStatus.Corrupt, null);
+    pos += 8;
+    members++;
+    if (out.length == 0) out = member;
+    else {
+      const joined = new Uint8Array(out.length + member.length);
+      joined.set(out);
+      joined.set(member, out.length);
+      out = joined;
+    }
+  }
+  return new InflateResult(InflateStatus.Ok, out);
+}
+
+/** Inflates a zlib stream (RFC 1950) and checks its Adler-32. Preset dictionaries are refused. */
+export function zlibInflate(src: Uint8Array, maxOut: i32): InflateResult {
+  if (!isZlibHeader(src)) return new InflateResult(InflateStatus.Corrupt, null);
+  const inf = new Inflater(src, 2, src.length, maxOut);
+  const st = inf.run();
+  if (st != InflateStatus.Ok) return new InflateResult(st, null);
+  const out = inf.result();
+  const p = inf.pos;
+  if (p + 4 > src.length) return new InflateResult(InflateStatus.Corrupt, null);
+  const want = (<u32>src[p] << 24) | (<u32>src[p + 1] << 16) | (<u32>src[p + 2] << 8) | <u32>src[p + 3];
+  if (want != adler32(out)) return new InflateResult(InflateStatus.Corrupt, null);
+  return new InflateResult(InflateStatus.Ok, out);
+}
+
+function isZlibHeader(src: Uint8Array): bool {
+  if (src.length < 2) return false;
+  const cmf = <u32>src[0];
+  const flg = <u32>src[1];
+  return (cmf & 0x0f) == 8 && (cmf >> 4) <= 7 && ((cmf << 8) | flg) % 31 == 0 && (flg & 0x20) == 0;
+}
+
+/**
+ * "Content-Encoding: deflate" means a zlib stream, but some servers send raw DEFLATE; like browsers,
+ * try zlib when the header says so, else raw.
+ */
+export function inflateDeflateEncoding(src: Uint8Array, maxOut: i32): InflateResult {
+  if (isZlibHeader(src)) {
+    const r = zlibInflate(src, maxOut);
+    if (r.status != InflateStatus.Corrupt) return r;
+  }
+  return inflateRaw(src, maxOut);
+}

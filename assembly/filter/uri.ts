@@ -1,0 +1,78 @@
+// The event's request.uri: scheme://host[:port]/path?query, with masked query parameters.
+import { ByteWriter } from "./bytes";
+
+const MASK: string = "*****";
+
+@inline function hexVal(c: u32): i32 {
+  if (c - 0x30 < 10) return <i32>(c - 0x30);
+  const l = c | 0x20;
+  if (l - 0x61 < 6) return <i32>(l - 0x57);
+  return -1;
+}
+
+/** Whether the URL-encoded name src[s, e) decodes ('+' and %XX) to exactly `want`. */
+function nameIs(src: Uint8Array, s: i32, e: i32, want: Uint8Array): bool {
+  let o = 0;
+  const n = want.length;
+  let i = s;
+  while (i < e) {
+    let c = <u32>src[i];
+    if (c == 0x2b) c = 0x20;
+    else if (c == 0x25 && i + 2 < e) {
+      const hi = hexVal(src[i + 1]);
+      const lo = hexVal(src[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        c = <u32>((hi << 4) | lo);
+        i += 2;
+      }
+    }
+    if (o >= n || <u32>want[o] != c) return false;
+    o++;
+    i++;
+  }
+  return o == n;
+}
+
+function masked(src: Uint8Array, s: i32, e: i32, masks: Array<Uint8Array>): bool {
+  for (let m = 0; m < masks.length; m++) if (nameIs(src, s, e, masks[m])) return true;
+  return false;
+}
+
+/**
+ * Writes `path` (path and query as the client sent them) with the value of every parameter named
+ * in `masks` replaced by *****: every occurrence, empty values too, and only exact names
+ * (compared URL-decoded), so `id` does not touch `user_id`.
+ */
+export function writeMaskedPath(w: ByteWriter, path: Uint8Array, masks: Array<Uint8Array>): void {
+  const q = path.indexOf(0x3f);
+  if (q < 0 || masks.length == 0) {
+    w.bytes(path);
+    return;
+  }
+  w.bytes(path, 0, q + 1);
+  let s = q + 1;
+  const n = path.length;
+  while (s <= n) {
+    let e = s;
+    while (e < n && path[e] != 0x26) e++;
+    // One parameter: [s, e)
+    let eq = s;
+    while (eq < e && path[eq] != 0x3d) eq++;
+    if (e > s && masked(path, s, eq, masks)) {
+      w.bytes(path, s, eq - s).byte(0x3d).ascii(MASK);
+    } else {
+      w.bytes(path, s, e - s);
+    }
+    if (e < n) w.byte(0x26);
+    s = e + 1;
+  }
+}
+
+/** The host without the scheme's default port (`example.com:443` → `example.com` for https). */
+export function hostWithoutDefaultPort(host: Uint8Array, https: bool): Uint8Array {
+  const port = https ? ":443" : ":80";
+  const n = port.length;
+  if (host.length <= n) return host;
+  for (let i = 0; i < n; i++) if (<u32>host[host.length - n + i] != <u32>port.charCodeAt(i)) return host;
+  return host.subarray(0, host.length - n);
+}

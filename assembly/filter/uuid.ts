@@ -1,0 +1,54 @@
+// UUID v4 for transaction ids. Kong links no `env.seed` (Math.random needs it), so randomness is a
+// xorshift128+ generator seeded from the clock and mixed with every request's own values.
+
+let s0: u64 = 0x9e3779b97f4a7c15;
+let s1: u64 = 0xbf58476d1ce4e5b9;
+let seeded = false;
+
+function splitmix(x: u64): u64 {
+  x += 0x9e3779b97f4a7c15;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111eb;
+  return x ^ (x >> 31);
+}
+
+/** Stirs entropy into the generator (the time of each request, its context id). */
+export function mixEntropy(v: u64): void {
+  s0 ^= splitmix(v);
+  s1 ^= splitmix(s0 ^ v);
+  if (s0 == 0 && s1 == 0) s1 = 1;
+  seeded = true;
+}
+
+function next(): u64 {
+  let x = s0;
+  const y = s1;
+  s0 = y;
+  x ^= x << 23;
+  s1 = x ^ y ^ (x >> 17) ^ (y >> 26);
+  return s1 + y;
+}
+
+const HEX: string = "0123456789abcdef";
+
+/** A random (version 4, variant 1) UUID in its 36-character text form. */
+export function uuid4(): Uint8Array {
+  if (!seeded) mixEntropy(0x5851f42d4c957f2d);
+  const a = next();
+  const b = next();
+  const bytes = new Uint8Array(16);
+  for (let i = 0; i < 8; i++) {
+    bytes[i] = <u8>(a >> (i * 8));
+    bytes[8 + i] = <u8>(b >> (i * 8));
+  }
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const out = new Uint8Array(36);
+  let o = 0;
+  for (let i = 0; i < 16; i++) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = 0x2d;
+    out[o++] = <u8>HEX.charCodeAt(bytes[i] >> 4);
+    out[o++] = <u8>HEX.charCodeAt(bytes[i] & 15);
+  }
+  return out;
+}
