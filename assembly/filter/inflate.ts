@@ -306,6 +306,7 @@ export function adler32(data: Uint8Array): u32 {
 /** Inflates gzip (RFC 1952), members concatenated; checks each member's CRC-32 and size. */
 export function gunzip(src: Uint8Array, maxOut: i32): InflateResult {
   const n = src.length;
+  if (n == 0) return new InflateResult(InflateStatus.Corrupt, null);
   let pos = 0;
   let out: Uint8Array = new Uint8Array(0);
   let members = 0;
