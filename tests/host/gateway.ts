@@ -17,6 +17,8 @@ export interface GatewayOptions {
   service?: { id: string; name?: string };
   /** Kong's preserve_host: send the client's Host upstream (default false: the upstream's host). */
   preserveHost?: boolean;
+  /** Wall clock in ms (request start times); give the host the same one to pin every timestamp. */
+  clock?: () => number;
 }
 
 export interface Gateway {
@@ -80,7 +82,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       remoteAddr: (socket.remoteAddress ?? "").replace(/^::ffff:/, ""),
       remotePort: socket.remotePort ?? 0,
       protocol: `HTTP/${req.httpVersion}`,
-      startMs: Date.now(),
+      startMs: (opts.clock ?? Date.now)(),
       requestHeaders: pairsFromRaw(req.rawHeaders),
       requestBody: null,
       responseHeaders: [],

@@ -154,6 +154,8 @@ export class KongWasmHost {
   instantiations = 0;
   /** Times a filter answered Pause (a capture filter never should). */
   pauses = 0;
+  /** proxy_get_buffer_bytes calls per buffer type (proof that a disabled capture reads nothing). */
+  readonly bufferReads = new Map<number, number>();
   readonly metrics = new Map<string, bigint>();
 
   private instance!: WebAssembly.Instance;
@@ -540,6 +542,7 @@ export class KongWasmHost {
   }
 
   private getBufferBytes(type: number, max: number, retPtr: number, retLen: number): number {
+    this.bufferReads.set(type, (this.bufferReads.get(type) ?? 0) + 1);
     let data: Buffer | null;
     switch (type) {
       case BufferType.PluginConfiguration: {

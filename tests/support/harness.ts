@@ -20,9 +20,12 @@ export interface RawResponse {
 export function send(url: string, opts: { method?: string; path?: string; headers?: [string, string | Buffer][]; body?: Buffer | string } = {}): Promise<RawResponse> {
   const flat: string[] = [];
   const given = opts.headers ?? [];
+  const has = (name: string) => given.some(([k]) => k.toLowerCase() === name);
   // HTTP/1.1 requires Host (nginx, like Node, answers 400 without it).
-  if (!given.some(([k]) => k.toLowerCase() === "host")) flat.push("Host", "api.example.com");
+  if (!has("host")) flat.push("Host", "api.example.com");
   for (const [k, v] of given) flat.push(k, typeof v === "string" ? v : v.toString("latin1"));
+  // A known Content-Length (rather than chunked) keeps the request the test describes exact.
+  if (opts.body !== undefined && !has("content-length") && !has("transfer-encoding")) flat.push("Content-Length", String(Buffer.byteLength(opts.body)));
   return new Promise((resolve, reject) => {
     const req = http.request(url + (opts.path ?? "/"), { method: opts.method ?? "GET", headers: flat, agent: false }, (res) => {
       const chunks: Buffer[] = [];
@@ -78,7 +81,7 @@ export async function harness(opts: HarnessOptions = {}): Promise<Harness> {
   }];
   const host = new KongWasmHost(moesifWasm(), filters, { autoTick: false, ...opts.host });
   host.start();
-  const gateway = await startGateway({ host, upstream: upstream.url, ...opts.gateway });
+  const gateway = await startGateway({ host, upstream: upstream.url, clock: opts.host?.clock, ...opts.gateway });
   return {
     host, gateway, collector, upstream, upstreamSeen,
     async flush() {
