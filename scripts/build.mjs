@@ -44,11 +44,13 @@ function optimise(rawFile, outFile) {
 }
 
 // moesif: the filter. noop: every callback returns Continue, the floor the host imposes (benchmarks).
-// probe: a test-only filter that exercises the test host's Kong rules.
+// probe: a test-only filter that exercises the test host's Kong rules. codecs: the pure codecs,
+// exported for property tests against Node's reference implementations (test-only).
 const filters = [
   ["assembly/index.ts", "moesif"],
   ["assembly/noop.ts", "noop"],
   ["tests/host/probe/index.ts", "probe"],
+  ["tests/codecs/index.ts", "codecs"],
 ];
 for (const [entry, name] of filters) {
   const raw = join(build, `${name}.raw.wasm`);

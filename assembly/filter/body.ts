@@ -21,8 +21,10 @@ export const enum BodyState {
 export class BodyCapture {
   state: BodyState = BodyState.None;
   data: ByteWriter | null = null;
-  /** Bytes announced or seen, for the note; exact only while under the limit or from Content-Length. */
+  /** Bytes seen so far, or the whole body's size when `sizeKnown`. */
   size: i64 = 0;
+  /** Whether `size` is the whole body's (from Content-Length or a whole request body), for the note. */
+  sizeKnown: bool = false;
 
   constructor(public limit: i32) {}
 
@@ -30,7 +32,8 @@ export class BodyCapture {
   accepts(size: i64): bool {
     if (this.state == BodyState.TooLarge || this.state == BodyState.Unreadable) return false;
     if (this.size + size > <i64>this.limit) {
-      this.tooLarge(this.size + size);
+      // Counting stops here: the rest of a streamed body is not even looked at.
+      this.tooLarge(this.size + size, false);
       return false;
     }
     return true;
@@ -48,9 +51,10 @@ export class BodyCapture {
     this.state = BodyState.Captured;
   }
 
-  tooLarge(size: i64): void {
+  tooLarge(size: i64, known: bool): void {
     this.state = BodyState.TooLarge;
     this.size = size;
+    this.sizeKnown = known;
     this.data = null;
   }
 
@@ -105,7 +109,7 @@ function lowerToken(v: Uint8Array): string {
 export function writeBody(w: ByteWriter, cap: BodyCapture | null, headers: HeaderMap, opts: BodyOptions): string | null {
   if (cap === null) return null;
   if (cap.state == BodyState.TooLarge) {
-    return "not captured: the body" + (cap.size > <i64>opts.limit ? " (" + cap.size.toString() + " bytes)" : "") +
+    return "not captured: the body" + (cap.sizeKnown ? " (" + cap.size.toString() + " bytes)" : "") +
       " is over " + opts.limitName + " (" + opts.limit.toString() + " bytes)";
   }
   if (cap.state == BodyState.Unreadable) {

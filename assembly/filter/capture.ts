@@ -86,6 +86,11 @@ export class MoesifHttp extends HttpContext {
       cap = new BodyCapture(config.requestMaxBodySizeLimit);
       this.requestBody = cap;
     }
+    // Kong hands the request body over whole, so its size is known.
+    if (bodySize > <u32>cap.limit) {
+      cap.tooLarge(bodySize, true);
+      return Action.Continue;
+    }
     if (!cap.accepts(bodySize)) return Action.Continue;
     const got = getBufferBytes(BufferType.RequestBody, 0, bodySize);
     if (got.status == Status.Ok) cap.add(got.data!);
@@ -106,7 +111,7 @@ export class MoesifHttp extends HttpContext {
       const cl = this.responseHeaders.find(CONTENT_LENGTH);
       if (cl >= 0) {
         const n = parseLength(this.responseHeaders.value(cl));
-        if (n > <i64>cap.limit) cap.tooLarge(n);
+        if (n > <i64>cap.limit) cap.tooLarge(n, true);
       }
     }
     return Action.Continue;

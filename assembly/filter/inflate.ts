@@ -30,19 +30,22 @@ const DEXT: StaticArray<u8> = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7
 // Order of code-length code lengths in a dynamic block header.
 const CLORDER: StaticArray<u8> = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
 
-/** Builds a canonical Huffman decoder from code lengths; false if the lengths over-subscribe. */
-function construct(h: Huffman, lengths: StaticArray<u8>, offset: i32, n: i32): bool {
+/**
+ * Builds a canonical Huffman decoder from code lengths. Returns 0 for a complete code, a positive
+ * number for an incomplete one, negative for an over-subscribed one (as puff.c does).
+ */
+function construct(h: Huffman, lengths: StaticArray<u8>, offset: i32, n: i32): i32 {
   for (let len = 0; len <= MAXBITS; len++) unchecked(h.count[len] = 0);
   for (let s = 0; s < n; s++) {
     const l = unchecked(lengths[offset + s]);
     unchecked(h.count[l] = unchecked(h.count[l]) + 1);
   }
-  if (<i32>unchecked(h.count[0]) == n) return true; // no codes: complete, but decoding will fail
+  if (<i32>unchecked(h.count[0]) == n) return 0; // no codes: complete, but decoding will fail
   let left = 1;
   for (let len = 1; len <= MAXBITS; len++) {
     left <<= 1;
     left -= <i32>unchecked(h.count[len]);
-    if (left < 0) return false;
+    if (left < 0) return left;
   }
   const offs = new StaticArray<u16>(MAXBITS + 1);
   unchecked(offs[1] = 0);
@@ -55,7 +58,7 @@ function construct(h: Huffman, lengths: StaticArray<u8>, offset: i32, n: i32): b
       unchecked(offs[l] = o + 1);
     }
   }
-  return true;
+  return left;
 }
 
 let fixedLen: Huffman | null = null;
@@ -206,7 +209,8 @@ class Inflater {
     if (this.failed) return false;
     const lencode = new Huffman(286);
     const distcode = new Huffman(30);
-    if (!construct(lencode, lengths, 0, 19)) return false;
+    // The code-length code must be complete.
+    if (construct(lencode, lengths, 0, 19) != 0) return false;
     let index = 0;
     while (index < nlen + ndist) {
       let symbol = this.decode(lencode);
@@ -229,8 +233,11 @@ class Inflater {
       while (symbol-- > 0) unchecked(lengths[index++] = len);
     }
     if (unchecked(lengths[256]) == 0) return false;
-    if (!construct(lencode, lengths, 0, nlen)) return false;
-    if (!construct(distcode, lengths, nlen, ndist)) return false;
+    // Incomplete codes are allowed only as a single code of length 1 (zlib's rule too).
+    let err = construct(lencode, lengths, 0, nlen);
+    if (err != 0 && (err < 0 || nlen != <i32>unchecked(lencode.count[0]) + <i32>unchecked(lencode.count[1]))) return false;
+    err = construct(distcode, lengths, nlen, ndist);
+    if (err != 0 && (err < 0 || ndist != <i32>unchecked(distcode.count[0]) + <i32>unchecked(distcode.count[1]))) return false;
     return this.codes(lencode, distcode);
   }
 

@@ -149,7 +149,7 @@ export async function buildCorpus(): Promise<GoldenCase[]> {
       upstream: { headers: [["Content-Type", "text/plain"]], chunked: true, chunks: ["0123456", "789", "abc", "def"] },
       expect: {
         responseHeaders: { "content-type": "text/plain", "transfer-encoding": "chunked" },
-        metadata: { capture: { response_body: "not captured: the body (13 bytes) is over response_max_body_size_limit (10 bytes)" } },
+        metadata: { capture: { response_body: "not captured: the body is over response_max_body_size_limit (10 bytes)" } },
       },
       reads: { 1: 2 },
     },

@@ -1,0 +1,60 @@
+// The filter's pure codecs, exported for Node-driven property tests against the reference
+// implementations (Node's zlib, Buffer's base64, JSON.parse). Test-only; not shipped.
+import { gunzip, inflateRaw, zlibInflate, inflateDeflateEncoding, InflateResult } from "../../assembly/filter/inflate";
+import { writeBase64, decodeBase64 } from "../../assembly/filter/base64";
+import { scanJson, MaskSet } from "../../assembly/filter/jsonscan";
+import { ByteWriter } from "../../assembly/filter/bytes";
+import "../../assembly/runtime/abort";
+
+let inBuf = new Uint8Array(0);
+let outBuf = new Uint8Array(0);
+let masks = new MaskSet();
+
+export function input(len: i32): usize {
+  inBuf = new Uint8Array(len);
+  return inBuf.dataStart;
+}
+
+export function result_ptr(): usize {
+  return outBuf.dataStart;
+}
+
+export function result_len(): i32 {
+  return outBuf.length;
+}
+
+function inflated(r: InflateResult): i32 {
+  outBuf = r.data !== null ? r.data! : new Uint8Array(0);
+  return <i32>r.status;
+}
+
+export function run_gunzip(max: i32): i32 { return inflated(gunzip(inBuf, max)); }
+export function run_inflate_raw(max: i32): i32 { return inflated(inflateRaw(inBuf, max)); }
+export function run_zlib(max: i32): i32 { return inflated(zlibInflate(inBuf, max)); }
+export function run_deflate_encoding(max: i32): i32 { return inflated(inflateDeflateEncoding(inBuf, max)); }
+
+export function run_base64_encode(): void {
+  const w = new ByteWriter();
+  writeBase64(w, inBuf);
+  outBuf = w.toBytes();
+}
+
+export function run_base64_decode(): i32 {
+  const r = decodeBase64(inBuf);
+  if (r === null) return 0;
+  outBuf = r;
+  return 1;
+}
+
+/** Mask keys, one per line, from the input buffer. */
+export function set_masks(): void {
+  const text = String.UTF8.decode(inBuf.buffer);
+  masks = MaskSet.of(text.length > 0 ? text.split("\n") : []);
+}
+
+export function run_json_scan(): i32 {
+  const w = new ByteWriter();
+  const ok = scanJson(inBuf, masks, w);
+  outBuf = w.toBytes();
+  return ok ? 1 : 0;
+}
