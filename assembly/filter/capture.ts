@@ -9,7 +9,7 @@ import { Capture, buildEvent, TRANSACTION_HEADER } from "./event";
 import { BodyCapture } from "./body";
 import { identify, trimmed } from "./identify";
 import { clientIp } from "./ip";
-import { hostWithoutDefaultPort } from "./uri";
+import { hostWithoutDefaultPort, isHostValue } from "./uri";
 import { mixEntropy, uuid4 } from "./uuid";
 import { utf8 } from "./bytes";
 import { parseSecondsDotMillis } from "./time";
@@ -136,9 +136,11 @@ export class MoesifHttp extends HttpContext {
     c.responseHeaders = this.responseHeaders;
     c.method = headerOr(req, PSEUDO_METHOD, "GET");
     c.scheme = headerOr(req, PSEUDO_SCHEME, "http");
+    // The client's Host, unless it is not a host (nginx refuses most of those): then Kong's own name.
     let i = req.find(HOST);
+    if (i >= 0 && !isHostValue(req.value(i))) i = -1;
     if (i < 0) i = req.find(PSEUDO_AUTHORITY);
-    c.host = i >= 0 ? hostWithoutDefaultPort(req.value(i), c.scheme.length == 5) : new Uint8Array(0);
+    c.host = i >= 0 ? hostWithoutDefaultPort(req.value(i), c.scheme.length == 5) : utf8("localhost");
     const path = property(PROP_REQUEST_PATH);
     c.path = path !== null ? path : headerOr(req, PSEUDO_PATH, "/");
 
