@@ -5,26 +5,10 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
 import { readFileSync } from "node:fs";
+import { rng, Rng } from "../support/rng.ts";
 
 const SEED = Number(process.env.CODEC_SEED ?? 20261125);
 
-function rng(seed: number) {
-  let s = seed >>> 0 || 1;
-  const next = () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-  return {
-    next,
-    int: (n: number) => Math.floor(next() * n),
-    pick: <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)],
-    bytes: (n: number) => Buffer.from(Array.from({ length: n }, () => Math.floor(next() * 256))),
-  };
-}
 
 class Codecs {
   private ex: Record<string, any>;
@@ -81,7 +65,7 @@ const TOO_LARGE = 1;
 const CORRUPT = 2;
 
 /** Data that compresses like real payloads: runs, repeats, text and noise mixed. */
-function payload(r: ReturnType<typeof rng>): Buffer {
+function payload(r: Rng): Buffer {
   const parts: Buffer[] = [];
   const pieces = 1 + r.int(8);
   for (let i = 0; i < pieces; i++) {
@@ -175,7 +159,7 @@ describe("base64 matches Buffer", () => {
 });
 
 /** A random JSON value with the shapes and characters that trip scanners. */
-function jsonValue(r: ReturnType<typeof rng>, depth: number): unknown {
+function jsonValue(r: Rng, depth: number): unknown {
   const kind = depth > 5 ? r.int(4) : r.int(7);
   const strings = ["", "a", "password", "é", "😀", "line\nbreak", "quote\"", "back\\slash", "\u0000\u001f", "token", "\u2028", "id"];
   if (kind === 0) return r.pick(strings) + r.int(10);

@@ -9,25 +9,12 @@ import { KongWasmHost, RequestState } from "../host/kong-host.ts";
 import { Pair } from "../host/maps.ts";
 import { Collector } from "../collector/collector.ts";
 import { moesifWasm } from "../support/harness.ts";
+import { rng, Rng } from "../support/rng.ts";
 
 // A fixed seed keeps CI repeatable; FUZZ_SEED=<n> (and FUZZ_CALLS) explores others.
 const SEED = Number(process.env.FUZZ_SEED ?? 1);
 const CALLS = Number(process.env.FUZZ_CALLS ?? 3000);
 
-function rng(seed: number) {
-  let s = seed >>> 0 || 1;
-  const next = () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  return { next, int, pick: <T>(xs: readonly T[]) => xs[int(xs.length)], bytes: (n: number) => Buffer.from(Array.from({ length: n }, () => int(256))) };
-}
-type Rng = ReturnType<typeof rng>;
 
 const b64url = (s: string) => Buffer.from(s).toString("base64url");
 
