@@ -4,6 +4,7 @@ import { gunzip, inflateRaw, zlibInflate, inflateDeflateEncoding, InflateResult 
 import { writeBase64, decodeBase64 } from "../../assembly/filter/base64";
 import { scanJson, MaskSet } from "../../assembly/filter/jsonscan";
 import { ByteWriter } from "../../assembly/filter/bytes";
+import { gzip } from "../../assembly/filter/deflate";
 import "../../assembly/runtime/abort";
 
 let inBuf = new Uint8Array(0);
@@ -57,4 +58,8 @@ export function run_json_scan(): i32 {
   const ok = scanJson(inBuf, masks, w);
   outBuf = w.toBytes();
   return ok ? 1 : 0;
+}
+
+export function run_gzip(): void {
+  outBuf = gzip(inBuf);
 }
