@@ -2,7 +2,7 @@ import { identify, IdentityConfig, tokenClaims, claim } from "../filter/identify
 import { clientIp, isIpAddress } from "../filter/ip";
 import { writeMaskedPath, hostWithoutDefaultPort } from "../filter/uri";
 import { writeHeaders } from "../filter/event";
-import { uuid4, mixEntropy } from "../filter/uuid";
+import { uuid4, mixEntropy } from "../filter/random";
 import { isJsonType } from "../filter/body";
 import { ByteWriter } from "../filter/bytes";
 import { decodeHeaderMap, encodeHeaderMap, HeaderMap } from "../runtime/headers";

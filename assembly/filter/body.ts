@@ -16,6 +16,8 @@ export const enum BodyState {
   TooLarge,
   /** Kong spilled the request body to a file the filter cannot read. */
   Unreadable,
+  /** Left out so that the event stays under the collector's per-event limit. */
+  EventTooLarge,
 }
 
 export class BodyCapture {
@@ -55,6 +57,13 @@ export class BodyCapture {
     this.state = BodyState.TooLarge;
     this.size = size;
     this.sizeKnown = known;
+    this.data = null;
+  }
+
+  /** Leaves the body out of the event (it would make the event too big); keeps nothing. */
+  omit(): void {
+    if (this.state != BodyState.Captured) return;
+    this.state = BodyState.EventTooLarge;
     this.data = null;
   }
 
@@ -111,6 +120,9 @@ export function writeBody(w: ByteWriter, cap: BodyCapture | null, headers: Heade
   if (cap.state == BodyState.TooLarge) {
     return "not captured: the body" + (cap.sizeKnown ? " (" + cap.size.toString() + " bytes)" : "") +
       " is over " + opts.limitName + " (" + opts.limit.toString() + " bytes)";
+  }
+  if (cap.state == BodyState.EventTooLarge) {
+    return "not captured: with it the event would be over the collector's limit of 1 MB per event";
   }
   if (cap.state == BodyState.Unreadable) {
     return "not captured: Kong buffered the request body (" + cap.size.toString() +

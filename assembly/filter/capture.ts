@@ -10,7 +10,8 @@ import { BodyCapture } from "./body";
 import { identify, trimmed } from "./identify";
 import { clientIp } from "./ip";
 import { hostWithoutDefaultPort, isHostValue } from "./uri";
-import { mixEntropy, uuid4 } from "./uuid";
+import { mixEntropy, uuid4, random01 } from "./random";
+import { SampleInput } from "./sampling";
 import { utf8 } from "./bytes";
 import { parseSecondsDotMillis } from "./time";
 import { parseStatus } from "./sender";
@@ -23,6 +24,8 @@ const PSEUDO_PATH = utf8(":path");
 const PSEUDO_AUTHORITY = utf8(":authority");
 const PSEUDO_STATUS = utf8(":status");
 const HOST = utf8("host");
+/** The collector refuses events over 1 MB; stay a little under. */
+const MAX_EVENT_BYTES = 1000000;
 const CONTENT_LENGTH = utf8("content-length");
 const TRANSACTION_ID = utf8(TRANSACTION_HEADER);
 const TRANSACTION_ID_NAME = String.UTF8.encode(TRANSACTION_HEADER);
@@ -166,8 +169,45 @@ export class MoesifHttp extends HttpContext {
     c.kong.serviceId = property(PROP_SERVICE_ID);
     c.kong.serviceName = property(PROP_SERVICE_NAME);
 
-    root.enqueue(buildEvent(c, root.eventOptions), nowMs);
+    root.stats.captured++;
+    const sampling = root.sender!.sampling;
+    if (sampling !== null) {
+      const rate = sampling.rateFor(sampleInput(c));
+      // Kept when rate > random × 100 (Moesif's rule); the event then stands for 100 / rate calls.
+      if (!(<f64>rate > random01() * 100)) {
+        root.stats.droppedSampled++;
+        return;
+      }
+      c.weight = <i32>Math.floor(100 / <f64>rate);
+    }
+
+    let event = buildEvent(c, root.eventOptions);
+    if (event.length > MAX_EVENT_BYTES) {
+      // Bodies are what makes an event big: leave them out (the event says so), keep the call.
+      if (c.requestBody !== null) c.requestBody!.omit();
+      if (c.responseBody !== null) c.responseBody!.omit();
+      event = buildEvent(c, root.eventOptions);
+      if (event.length > MAX_EVENT_BYTES) {
+        root.dropTooLarge(event.length, nowMs);
+        return;
+      }
+    }
+    root.enqueue(event, nowMs);
   }
+}
+
+function sampleInput(c: Capture): SampleInput {
+  const s = new SampleInput();
+  const user = c.identity.userId;
+  const company = c.identity.companyId;
+  if (user !== null) s.userId = String.UTF8.decodeUnsafe(user.dataStart, user.length);
+  if (company !== null) s.companyId = String.UTF8.decodeUnsafe(company.dataStart, company.length);
+  s.verb = c.method;
+  const q = c.path.indexOf(0x3f);
+  s.route = q < 0 ? c.path : c.path.subarray(0, q);
+  s.ip = c.ipAddress !== null ? c.ipAddress! : new Uint8Array(0);
+  s.status = utf8(c.status.toString());
+  return s;
 }
 
 function headerOr(map: HeaderMap, name: Uint8Array, fallback: string): Uint8Array {

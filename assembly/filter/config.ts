@@ -12,7 +12,12 @@ export class Config {
   debug: bool = false;
 
   batchSize: i32 = 50;
+  batchMaxWait: i32 = 1000;
   eventQueueSize: i32 = 10000;
+  eventQueueBytes: i32 = 4 * 1024 * 1024;
+  maxRetries: i32 = 6;
+  maxRetryAge: i32 = 600000;
+  upstream: string = "";
   maxCallbackTimeSpent: i32 = 750;
   connectTimeout: i32 = 1000;
   sendTimeout: i32 = 5000;
@@ -161,7 +166,12 @@ export function parseConfig(text: Uint8Array): ConfigResult {
   c.debug = r.bool("debug", c.debug);
 
   c.batchSize = r.int("batch_size", c.batchSize, 1, 10000);
+  c.batchMaxWait = r.int("batch_max_wait", c.batchMaxWait, 100, 60000);
   c.eventQueueSize = r.int("event_queue_size", c.eventQueueSize, 1, 1000000);
+  c.eventQueueBytes = r.int("event_queue_bytes", c.eventQueueBytes, 65536, 1073741824);
+  c.maxRetries = r.int("max_retries", c.maxRetries, 0, 100);
+  c.maxRetryAge = r.int("max_retry_age", c.maxRetryAge, 0, 86400000);
+  c.upstream = r.str("upstream", c.upstream);
   c.maxCallbackTimeSpent = r.int("max_callback_time_spent", c.maxCallbackTimeSpent, 1, 60000);
   c.connectTimeout = r.int("connect_timeout", c.connectTimeout, 1, 600000);
   c.sendTimeout = r.int("send_timeout", c.sendTimeout, 1, 600000);

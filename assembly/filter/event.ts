@@ -34,6 +34,8 @@ export class Capture {
   /** The filter generated the id and set it on the request after reading the request headers. */
   transactionIdAdded: bool = false;
   kong: KongInfo = new KongInfo();
+  /** 1 / sample rate: how many calls this event stands for. */
+  weight: i32 = 1;
 }
 
 /**
@@ -166,7 +168,7 @@ export function buildEvent(c: Capture, opts: EventOptions): Uint8Array {
   writeOptionalString(w, "company_id", c.identity.companyId);
   writeOptionalString(w, "session_token", c.identity.sessionToken);
   writeOptionalString(w, "transaction_id", c.transactionId);
-  w.ascii(",\"direction\":\"Incoming\",\"weight\":1");
+  w.ascii(",\"direction\":\"Incoming\",\"weight\":").u64(<u64>max(c.weight, 1));
   writeMetadata(w, c.kong, requestNote, responseNote);
   w.byte(0x7d);
   return w.toBytes();

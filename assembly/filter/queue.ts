@@ -1,5 +1,5 @@
-// The per-root event queue: a FIFO of finished events (JSON bytes), bounded in events. When full,
-// new events are refused and the caller counts them as dropped.
+// The per-root event queue: a FIFO of finished events (JSON bytes). Its bounds (events, and bytes
+// together with what the sender holds) are enforced by the root when it admits an event.
 
 export class EventQueue {
   private items: Array<Uint8Array> = [];
@@ -19,14 +19,19 @@ export class EventQueue {
     return true;
   }
 
-  /** Removes and returns up to `count` events from the front. */
-  take(count: i32): Array<Uint8Array> {
-    const n = min(count, this.length);
-    const out = new Array<Uint8Array>(n);
-    for (let i = 0; i < n; i++) {
-      const e = this.items[this.head + i];
-      out[i] = e;
+  /** Removes and returns up to `count` events from the front, at most `maxBytes` of them (but at least one). */
+  take(count: i32, maxBytes: i64 = I64.MAX_VALUE): Array<Uint8Array> {
+    const out = new Array<Uint8Array>();
+    let size: i64 = 0;
+    let n = 0;
+    const avail = min(count, this.length);
+    while (n < avail) {
+      const e = this.items[this.head + n];
+      if (n > 0 && size + e.length > maxBytes) break;
+      out.push(e);
+      size += e.length + 1;
       this.bytes -= e.length;
+      n++;
     }
     this.head += n;
     this.compact();

@@ -14,8 +14,6 @@ import { utf8 } from "./bytes";
 import { MoesifHttp } from "./capture";
 import { FILTER_VERSION } from "./version";
 
-const TICK_PERIOD_MS: u32 = 1000;
-
 export class MoesifRoot extends RootContext {
   config: Config | null = null;
   queue: EventQueue = new EventQueue(1);
@@ -25,6 +23,7 @@ export class MoesifRoot extends RootContext {
   identity: IdentityConfig = new IdentityConfig();
   private tickSet: bool = false;
   private queueFullLog: LogLimiter = new LogLimiter();
+  private tooLargeLog: LogLimiter = new LogLimiter();
 
   onConfigure(configSize: u32): bool {
     let text = new Uint8Array(0);
@@ -52,12 +51,13 @@ export class MoesifRoot extends RootContext {
     this.identity = identityFor(config);
     // Kong traps on a second non-zero tick period for the same root.
     if (!this.tickSet) {
-      const st = setTickPeriod(TICK_PERIOD_MS);
+      const st = setTickPeriod(<u32>config.batchMaxWait);
       if (st == Status.Ok) this.tickSet = true;
       else logError("moesif: could not set the tick period (" + statusName(st) + "); events cannot be sent");
     }
-    logInfo("moesif: filter " + FILTER_VERSION + " configured for " + config.endpoint.upstream +
-      " (batch_size " + config.batchSize.toString() + ", event_queue_size " + config.eventQueueSize.toString() + ")");
+    logInfo("moesif: filter " + FILTER_VERSION + " configured for " + (config.upstream.length > 0 ? config.upstream : config.endpoint.upstream) +
+      " (batch_size " + config.batchSize.toString() + ", event_queue_size " + config.eventQueueSize.toString() +
+      ", event_queue_bytes " + config.eventQueueBytes.toString() + (config.enableCompression ? ", gzip" : "") + ")");
     return true;
   }
 
@@ -78,10 +78,20 @@ export class MoesifRoot extends RootContext {
     return new MoesifHttp(id, this);
   }
 
+  /** An event too big even without its bodies (huge headers): counted and reported. */
+  dropTooLarge(size: i32, nowMs: u64): void {
+    this.stats.droppedTooLarge++;
+    const held = this.tooLargeLog.allow(nowMs);
+    if (held >= 0) {
+      logWarn("moesif: dropped an event of " + size.toString() + " bytes even without its bodies (the collector takes 1 MB per event); " +
+        this.stats.droppedTooLarge.toString() + " dropped so far");
+    }
+  }
+
   /** Hands a finished event to the queue; counts and (rate-limited) reports a full queue. */
   enqueue(event: Uint8Array, nowMs: u64): void {
-    this.stats.captured++;
-    if (this.queue.push(event)) {
+    const sender = this.sender!;
+    if (sender.heldBytes + <i64>event.length <= <i64>this.config!.eventQueueBytes && this.queue.push(event)) {
       if (this.config !== null && this.config!.debug) {
         logInfo("moesif: queued event (" + event.length.toString() + " bytes), " + this.queue.length.toString() + " in queue");
       }
@@ -90,8 +100,10 @@ export class MoesifRoot extends RootContext {
     this.stats.droppedQueueFull++;
     const held = this.queueFullLog.allow(nowMs);
     if (held >= 0) {
-      logWarn("moesif: event queue full (" + this.queue.maxEvents.toString() + " events); dropping new events (" +
-        this.stats.droppedQueueFull.toString() + " dropped so far)");
+      logWarn("moesif: event queue full (" + this.queue.length.toString() + " of " + this.queue.maxEvents.toString() +
+        " events, " + sender.heldBytes.toString() + " of " + this.config!.eventQueueBytes.toString() +
+        " bytes held); dropping new events (" + this.stats.droppedQueueFull.toString() + " dropped so far" +
+        (held > 0 ? ", " + held.toString() + " similar lines suppressed" : "") + ")");
     }
   }
 }

@@ -1,109 +1,341 @@
-// Sends queued events to the collector from on_tick (the only place Kong lets a filter dispatch):
-// one JSON array per batch, POSTed with proxy_http_call to {api_endpoint}/v1/events/batch.
+// Delivery. Kong lets a filter dispatch only from on_tick, and each call is a new connection, so the
+// sender decides what leaves when: batches of at most batch_size events (and MAX_BATCH_BYTES),
+// several per tick while within max_callback_time_spent and MAX_IN_FLIGHT, optionally gzip'd.
+// Transient failures (5xx, 408, 429, timeouts, connection errors) are retried with exponential
+// backoff and jitter, honouring Retry-After, up to max_retries attempts and max_retry_age; other
+// answers drop the batch. Everything the sender holds counts against event_queue_bytes.
 import { Config } from "./config";
 import { EventQueue, joinBatch } from "./queue";
-import { Stats } from "./stats";
+import { Stats, LogLimiter } from "./stats";
 import { utf8 } from "./bytes";
+import { gzip } from "./deflate";
+import { random01 } from "./random";
+import { Sampling } from "./sampling";
 import { encodeHeaderMap } from "../runtime/headers";
-import { Status, MapType } from "../runtime/abi";
-import { httpCall, getHeaderValue, logWarn, logInfo, statusName } from "../runtime/host";
+import { Status, MapType, BufferType } from "../runtime/abi";
+import { httpCall, getHeaderValue, getBufferBytes, logWarn, logInfo, logError, statusName, nowNanos } from "../runtime/host";
 import { FILTER_NAME, FILTER_VERSION } from "./version";
 
-/** At most this many batches wait for an answer at once. */
-const MAX_IN_FLIGHT = 4;
-/** A call with no answer this long after its timeout is given up (Kong < 3.9 never calls back on failure). */
+/** At most this many calls wait for an answer at once. */
+export const MAX_IN_FLIGHT = 4;
+/** A batch body stays well under the collector's 50 MB limit, and a worker's memory modest. */
+export const MAX_BATCH_BYTES = 2 * 1024 * 1024;
+/** A call with no answer this long after its timeout is failed (Kong < 3.9 never calls back on failure). */
 const LOST_CALL_MARGIN_MS: u64 = 2000;
+const BACKOFF_BASE_MS: f64 = 1000;
+const BACKOFF_MAX_MS: f64 = 60000;
+/** The application config is fetched again this often even when no ETag says it changed. */
+const CONFIG_REFRESH_MS: u64 = 5 * 60 * 1000;
+
+class Batch {
+  attempts: i32 = 0;
+  nextMs: u64 = 0;
+  constructor(public body: Uint8Array, public events: i32, public rawBytes: i32, public firstMs: u64) {}
+}
 
 class InFlight {
-  constructor(public events: i32, public sentMs: u64) {}
+  constructor(public batch: Batch | null, public sentMs: u64) {}
 }
 
 const STATUS_KEY = String.UTF8.encode(":status");
+const DISPATCH_STATUS_KEY = String.UTF8.encode(":dispatch_status");
+const RETRY_AFTER_KEY = String.UTF8.encode("retry-after");
+const ETAG_KEY = String.UTF8.encode("x-moesif-config-etag");
 
 export class Sender {
-  private headers: Uint8Array;
+  private batchHeaders: Uint8Array;
+  private configHeaders: Uint8Array;
   private upstream: ArrayBuffer;
   private inFlight: Map<u32, InFlight> = new Map<u32, InFlight>();
+  private retries: Array<Batch> = [];
+  private retryBytes: i64 = 0;
+  private inFlightBytes: i64 = 0;
   private timeoutMs: u32;
+  /** No new batch leaves before this time: the collector failed and is being backed off from. */
+  private pausedUntilMs: u64 = 0;
+  private configToken: i64 = -1;
+  private configFetchedMs: u64 = 0;
+  private configEtag: string = "";
+  private wantConfig: bool = true;
+  private lastStatsMs: u64 = 0;
+  private failLog: LogLimiter = new LogLimiter();
+  private dropLog: LogLimiter = new LogLimiter();
+  sampling: Sampling | null = null;
 
   constructor(private config: Config, private queue: EventQueue, private stats: Stats) {
     const ep = config.endpoint;
-    this.upstream = String.UTF8.encode(ep.upstream);
+    // An explicit upstream (an Envoy cluster name, or a host:port) overrides the endpoint's.
+    this.upstream = String.UTF8.encode(config.upstream.length > 0 ? config.upstream : ep.upstream);
     this.timeoutMs = <u32>max(config.connectTimeout, config.sendTimeout);
-    const keys: Array<Uint8Array> = [
-      utf8(":method"), utf8(":path"), utf8(":authority"), utf8(":scheme"),
-      utf8("content-type"), utf8("x-moesif-application-id"), utf8("user-agent"),
-    ];
-    const values: Array<Uint8Array> = [
-      utf8("POST"), utf8(ep.basePath + "/v1/events/batch"), utf8(ep.authority), utf8(ep.scheme),
-      utf8("application/json"), utf8(config.applicationId), utf8(FILTER_NAME + "/" + FILTER_VERSION),
-    ];
-    this.headers = encodeHeaderMap(keys, values);
+    const common: Array<Uint8Array> = [utf8(":authority"), utf8(":scheme"), utf8("x-moesif-application-id"), utf8("user-agent")];
+    const commonValues: Array<Uint8Array> = [utf8(ep.authority), utf8(ep.scheme), utf8(config.applicationId), utf8(FILTER_NAME + "/" + FILTER_VERSION)];
+    const keys = [utf8(":method"), utf8(":path"), utf8("content-type")].concat(common);
+    const values = [utf8("POST"), utf8(ep.basePath + "/v1/events/batch"), utf8("application/json")].concat(commonValues);
+    if (config.enableCompression) {
+      keys.push(utf8("content-encoding"));
+      values.push(utf8("gzip"));
+    }
+    this.batchHeaders = encodeHeaderMap(keys, values);
+    this.configHeaders = encodeHeaderMap([utf8(":method"), utf8(":path"), utf8("accept")].concat(common),
+      [utf8("GET"), utf8(ep.basePath + "/v1/config"), utf8("application/json")].concat(commonValues));
+  }
+
+  /** Bytes held for delivery: queued events, batches waiting to be retried, batches in flight. */
+  get heldBytes(): i64 {
+    return this.queue.bytes + this.retryBytes + this.inFlightBytes;
   }
 
   get pending(): i32 {
     return this.inFlight.size;
   }
 
-  /** Called on every tick: gives up lost calls, then sends what the queue holds. */
+  get waitingRetries(): i32 {
+    return this.retries.length;
+  }
+
+  /** Called on every tick. */
   flush(nowMs: u64): void {
+    const startNs = nowNanos();
     this.expireLost(nowMs);
-    while (this.queue.length > 0 && this.inFlight.size < MAX_IN_FLIGHT) {
-      const events = this.queue.take(this.config.batchSize);
-      const body = joinBatch(events);
-      const call = httpCall(this.upstream, this.headers, body, this.timeoutMs);
-      if (call.status != Status.Ok) {
-        // The host refused the call (bad upstream, no memory…): keep the events for the next tick.
-        this.queue.putBack(events);
-        logWarn("moesif: could not dispatch a batch to " + this.config.endpoint.upstream + " (" +
-          statusName(call.status) + "); " + this.queue.length.toString() + " events wait in the queue");
-        return;
-      }
-      this.inFlight.set(call.token, new InFlight(events.length, nowMs));
-      if (this.config.debug) {
-        logInfo("moesif: sent a batch of " + events.length.toString() + " events (" + body.length.toString() +
-          " bytes), call " + call.token.toString());
-      }
+    if (this.configToken < 0 && (this.wantConfig || nowMs - this.configFetchedMs >= CONFIG_REFRESH_MS)) this.fetchConfig(nowMs);
+    const budgetNs = <u64>this.config.maxCallbackTimeSpent * 1000000;
+    while (this.inFlight.size < MAX_IN_FLIGHT) {
+      const batch = this.nextBatch(nowMs);
+      if (batch === null) break;
+      if (!this.send(batch, nowMs)) break;
+      if (nowNanos() - startNs >= budgetNs) break;
     }
+    this.stats.exportMetrics(this.queue.length);
+    if (this.config.debug && nowMs - this.lastStatsMs >= 60000) {
+      this.lastStatsMs = nowMs;
+      logInfo(this.stats.line(this.queue.length, this.heldBytes));
+    }
+  }
+
+  /** A retry whose time has come (oldest first), else a new batch from the queue, else null. */
+  private nextBatch(nowMs: u64): Batch | null {
+    let pick = -1;
+    for (let i = 0; i < this.retries.length; i++) {
+      const b = this.retries[i];
+      if (b.nextMs <= nowMs && (pick < 0 || b.firstMs < this.retries[pick].firstMs)) pick = i;
+    }
+    if (pick >= 0) {
+      const b = this.retries[pick];
+      this.retries.splice(pick, 1);
+      this.retryBytes -= b.body.length;
+      return b;
+    }
+    // While the collector is being backed off from, new batches wait too.
+    if (nowMs < this.pausedUntilMs) return null;
+    if (this.queue.length == 0) return null;
+    const events = this.queue.take(this.config.batchSize, MAX_BATCH_BYTES);
+    if (events.length == 0) return null;
+    const raw = joinBatch(events);
+    const rawBytes = raw.length;
+    const body = this.config.enableCompression ? gzip(raw) : raw;
+    return new Batch(body, events.length, rawBytes, nowMs);
+  }
+
+  private send(batch: Batch, nowMs: u64): bool {
+    const call = httpCall(this.upstream, this.batchHeaders, batch.body, this.timeoutMs);
+    if (call.status != Status.Ok) {
+      // The host refused the call (a bad upstream, no memory): the batch waits for the next tick.
+      this.retries.push(batch);
+      this.retryBytes += batch.body.length;
+      batch.nextMs = nowMs;
+      const held = this.failLog.allow(nowMs);
+      if (held >= 0) {
+        logError("moesif: could not dispatch a batch to " + String.UTF8.decode(this.upstream) + " (" + statusName(call.status) +
+          "); it will be tried again" + heldNote(held));
+      }
+      return false;
+    }
+    this.inFlight.set(call.token, new InFlight(batch, nowMs));
+    this.inFlightBytes += batch.body.length;
+    if (this.config.debug) {
+      logInfo("moesif: sent a batch of " + batch.events.toString() + " events (" + batch.body.length.toString() + " bytes" +
+        (this.config.enableCompression ? ", " + batch.rawBytes.toString() + " before gzip" : "") + "), call " + call.token.toString() +
+        (batch.attempts > 0 ? ", attempt " + (batch.attempts + 1).toString() : ""));
+    }
+    return true;
+  }
+
+  private fetchConfig(nowMs: u64): void {
+    const call = httpCall(this.upstream, this.configHeaders, new Uint8Array(0), this.timeoutMs);
+    this.configFetchedMs = nowMs;
+    this.wantConfig = false;
+    if (call.status != Status.Ok) return;
+    this.configToken = call.token;
+    this.inFlight.set(call.token, new InFlight(null, nowMs));
   }
 
   onResponse(token: u32, headerCount: u32, bodySize: u32): void {
     if (!this.inFlight.has(token)) return;
     const call = this.inFlight.get(token);
     this.inFlight.delete(token);
-    let status = 0;
-    if (headerCount > 0) {
-      const v = getHeaderValue(MapType.HttpCallResponseHeaders, STATUS_KEY);
-      if (v.status == Status.Ok) status = parseStatus(v.data!);
-    }
-    if (status >= 200 && status < 300) {
-      this.stats.sent += <u64>call.events;
-      this.stats.batches++;
-      if (this.config.debug) logInfo("moesif: collector accepted " + call.events.toString() + " events (" + status.toString() + ")");
+    const nowMs = nowNanos() / 1000000;
+    const status = headerCount > 0 ? responseStatus() : 0;
+    const batch = call.batch;
+    if (batch === null) {
+      this.onConfig(status, bodySize);
       return;
     }
-    this.stats.droppedFailed += <u64>call.events;
-    logWarn("moesif: collector " + (status == 0 ? "could not be reached" : "answered " + status.toString()) +
-      "; dropped a batch of " + call.events.toString() + " events (" + this.stats.droppedFailed.toString() + " dropped so far)");
+    this.inFlightBytes -= batch.body.length;
+    if (status >= 200 && status < 300) {
+      this.stats.sent += <u64>batch.events;
+      this.stats.batches++;
+      this.stats.bytes += <u64>batch.body.length;
+      this.pausedUntilMs = 0;
+      const etag = getHeaderValue(MapType.HttpCallResponseHeaders, ETAG_KEY);
+      if (etag.status == Status.Ok && String.UTF8.decode(etag.data!.buffer) != this.configEtag) this.wantConfig = true;
+      if (this.config.debug) logInfo("moesif: collector accepted " + batch.events.toString() + " events (" + status.toString() + ")");
+      return;
+    }
+    if (status == 0 || status == 408 || status == 429 || status >= 500) {
+      let reason = "answered " + status.toString();
+      if (status == 0) {
+        const ds = getHeaderValue(MapType.HttpCallResponseHeaders, DISPATCH_STATUS_KEY);
+        reason = ds.status == Status.Ok ? "could not be reached (" + String.UTF8.decode(ds.data!.buffer) + ")" : "could not be reached";
+      }
+      this.retry(batch, nowMs, status == 0 ? 0 : retryAfterMs(nowMs), reason);
+      return;
+    }
+    // Any other answer means the batch itself was refused: sending it again would not help.
+    this.stats.droppedRejected += <u64>batch.events;
+    const held = this.dropLog.allow(nowMs);
+    if (held >= 0) {
+      logError("moesif: collector refused a batch of " + batch.events.toString() + " events with status " + status.toString() +
+        "; dropped (" + this.stats.droppedRejected.toString() + " rejected so far)" + heldNote(held));
+    }
   }
 
+  private onConfig(status: i32, bodySize: u32): void {
+    this.configToken = -1;
+    if (status < 200 || status >= 300) {
+      if (this.config.debug) logInfo("moesif: could not fetch the application config (status " + status.toString() + "); sampling keeps every event");
+      return;
+    }
+    const body = getBufferBytes(BufferType.HttpCallResponseBody, 0, bodySize);
+    const parsed = body.status == Status.Ok ? Sampling.parse(body.data!) : null;
+    const etag = getHeaderValue(MapType.HttpCallResponseHeaders, ETAG_KEY);
+    this.configEtag = etag.status == Status.Ok ? String.UTF8.decode(etag.data!.buffer) : "";
+    if (parsed === null) {
+      this.sampling = null;
+      logWarn("moesif: the application config from the collector is not a JSON object; sampling keeps every event");
+      return;
+    }
+    for (let i = 0; i < parsed.warnings.length; i++) logWarn("moesif: application config: " + parsed.warnings[i]);
+    this.sampling = parsed.keepsAll ? null : parsed;
+    if (this.config.debug) logInfo("moesif: application config loaded (sample_rate " + parsed.sampleRate.toString() + ", etag " + this.configEtag + ")");
+  }
+
+  /** Schedules another attempt, or drops the batch when its attempts or age are used up. */
+  private retry(batch: Batch, nowMs: u64, retryAfter: i64, reason: string): void {
+    batch.attempts++;
+    const age = nowMs - batch.firstMs;
+    if (batch.attempts > this.config.maxRetries || age >= <u64>this.config.maxRetryAge) {
+      this.stats.droppedRetries += <u64>batch.events;
+      const held = this.dropLog.allow(nowMs);
+      if (held >= 0) {
+        logError("moesif: collector " + reason + "; dropped a batch of " + batch.events.toString() + " events after " +
+          batch.attempts.toString() + " attempts (" + this.stats.droppedRetries.toString() + " dropped so far)" + heldNote(held));
+      }
+      return;
+    }
+    // Exponential backoff with jitter (half fixed, half random), unless the collector asked for longer.
+    const exp = min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * Math.pow(2, <f64>(batch.attempts - 1)));
+    let delay = <i64>(exp / 2 + random01() * exp / 2);
+    if (retryAfter > delay) delay = retryAfter;
+    batch.nextMs = nowMs + <u64>delay;
+    this.pausedUntilMs = max(this.pausedUntilMs, batch.nextMs);
+    this.retries.push(batch);
+    this.retryBytes += batch.body.length;
+    this.stats.retried += <u64>batch.events;
+    const held = this.failLog.allow(nowMs);
+    if (held >= 0) {
+      logWarn("moesif: collector " + reason + "; a batch of " + batch.events.toString() + " events will be retried in " +
+        delay.toString() + " ms (attempt " + (batch.attempts + 1).toString() + ")" + heldNote(held));
+    }
+  }
+
+  /** Calls with no answer long after their timeout failed (before Kong 3.9 no callback comes). */
   private expireLost(nowMs: u64): void {
     if (this.inFlight.size == 0) return;
     const limit = <u64>this.timeoutMs + LOST_CALL_MARGIN_MS;
     const tokens = this.inFlight.keys();
     for (let i = 0; i < tokens.length; i++) {
       const call = this.inFlight.get(tokens[i]);
-      if (nowMs - call.sentMs > limit) {
-        this.inFlight.delete(tokens[i]);
-        this.stats.droppedFailed += <u64>call.events;
-        logWarn("moesif: no answer from the collector for call " + tokens[i].toString() + "; dropped a batch of " +
-          call.events.toString() + " events");
+      if (nowMs - call.sentMs <= limit) continue;
+      this.inFlight.delete(tokens[i]);
+      const batch = call.batch;
+      if (batch === null) {
+        this.configToken = -1;
+        continue;
       }
+      this.inFlightBytes -= batch.body.length;
+      this.retry(batch, nowMs, 0, "did not answer within " + limit.toString() + " ms");
     }
   }
 }
 
-/** The `:status` value as a number; 0 when it is not three digits. */
+function heldNote(held: i64): string {
+  return held > 0 ? " [" + held.toString() + " similar lines suppressed]" : "";
+}
+
+function responseStatus(): i32 {
+  const v = getHeaderValue(MapType.HttpCallResponseHeaders, STATUS_KEY);
+  return v.status == Status.Ok ? parseStatus(v.data!) : 0;
+}
+
+/** Retry-After as a delay in ms: delta-seconds or an HTTP date; 0 when absent or unreadable. */
+function retryAfterMs(nowMs: u64): i64 {
+  const v = getHeaderValue(MapType.HttpCallResponseHeaders, RETRY_AFTER_KEY);
+  if (v.status != Status.Ok) return 0;
+  return parseRetryAfter(v.data!, nowMs);
+}
+
+export function parseRetryAfter(b: Uint8Array, nowMs: u64): i64 {
+  let s = 0;
+  let e = b.length;
+  while (s < e && b[s] == 0x20) s++;
+  while (e > s && b[e - 1] == 0x20) e--;
+  if (e == s) return 0;
+  let digits = true;
+  for (let i = s; i < e; i++) if (b[i] < 0x30 || b[i] > 0x39) digits = false;
+  if (digits) {
+    if (e - s > 7) return 86400000; // absurdly long: capped at a day, max_retry_age decides
+    let n: i64 = 0;
+    for (let i = s; i < e; i++) n = n * 10 + (b[i] - 0x30);
+    return min(n * 1000, 86400000);
+  }
+  const at = parseHttpDate(String.UTF8.decodeUnsafe(b.dataStart + s, e - s));
+  return at > 0 && <u64>at > nowMs ? <i64>(<u64>at - nowMs) : 0;
+}
+
+const MONTHS = "JanFebMarAprMayJunJulAugSepOctNovDec";
+
+/** IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") to epoch ms; 0 when it is not one. */
+export function parseHttpDate(s: string): i64 {
+  if (s.length != 29 || s.charAt(3) != "," || !s.endsWith(" GMT")) return 0;
+  const day = I32.parseInt(s.substring(5, 7));
+  const month = MONTHS.indexOf(s.substring(8, 11));
+  const year = I32.parseInt(s.substring(12, 16));
+  const hh = I32.parseInt(s.substring(17, 19));
+  const mm = I32.parseInt(s.substring(20, 22));
+  const ss = I32.parseInt(s.substring(23, 25));
+  if (month < 0 || month % 3 != 0 || day < 1 || day > 31 || year < 1970 || hh > 23 || mm > 59 || ss > 60) return 0;
+  // days_from_civil (Howard Hinnant)
+  const m = month / 3 + 1;
+  const y = m <= 2 ? year - 1 : year;
+  const era = y / 400;
+  const yoe = y - era * 400;
+  const doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+  const doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  const days = <i64>era * 146097 + <i64>doe - 719468;
+  return ((days * 24 + hh) * 60 + mm) * 60000 + <i64>ss * 1000;
+}
+
+/** A status code's three digits as a number; 0 when it is not three digits. */
 export function parseStatus(b: Uint8Array): i32 {
   if (b.length != 3) return 0;
   let n = 0;

@@ -11,6 +11,9 @@ import {
   proxy_replace_header_map_value,
   proxy_get_property,
   proxy_http_call,
+  proxy_define_metric,
+  proxy_increment_metric,
+  proxy_record_metric,
 } from "@solo-io/proxy-runtime/assembly/imports";
 import { Status, LogLevel } from "./abi";
 import { HeaderMap, decodeHeaderMap } from "./headers";
@@ -144,4 +147,23 @@ export function statusName(status: u32): string {
     case Status.Unimplemented: return "Unimplemented";
   }
   return "status " + status.toString();
+}
+
+export const MetricCounter: i32 = 0;
+export const MetricGauge: i32 = 1;
+
+/** Defines a metric (Kong can export them); returns its id, or 0 when the host refused. */
+export function defineMetric(type: i32, name: string): u32 {
+  const utf8 = String.UTF8.encode(name);
+  store<u32>(RET_LEN, 0);
+  if (proxy_define_metric(type, changetype<usize>(utf8), utf8.byteLength, RET_LEN) != Status.Ok) return 0;
+  return load<u32>(RET_LEN);
+}
+
+export function incrementMetric(id: u32, delta: i64): u32 {
+  return proxy_increment_metric(id, delta);
+}
+
+export function recordMetric(id: u32, value: u64): u32 {
+  return proxy_record_metric(id, value);
 }

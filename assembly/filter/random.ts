@@ -1,4 +1,4 @@
-// UUID v4 for transaction ids. Kong links no `env.seed` (Math.random needs it), so randomness is a
+// Randomness: UUID v4 for transaction ids, uniform numbers for sampling and jitter. Kong links no `env.seed` (Math.random needs it), so randomness is a
 // xorshift128+ generator seeded from the clock and mixed with every request's own values.
 
 let s0: u64 = 0x9e3779b97f4a7c15;
@@ -51,4 +51,10 @@ export function uuid4(): Uint8Array {
     out[o++] = <u8>HEX.charCodeAt(bytes[i] & 15);
   }
   return out;
+}
+
+/** A uniformly distributed number in [0, 1) (sampling, retry jitter). */
+export function random01(): f64 {
+  if (!seeded) mixEntropy(0x5851f42d4c957f2d);
+  return <f64>(next() >> 11) / 9007199254740992.0;
 }
