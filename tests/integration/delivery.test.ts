@@ -1,0 +1,458 @@
+// Delivery under faults, driven by the collector's fault injection and a fake clock that the filter,
+// the gateway and the test share (so "20 seconds" of outage or a Retry-After of 7 s take no time).
+import { test, describe, afterEach } from "node:test";
+import assert from "node:assert/strict";
+import zlib from "node:zlib";
+import { harness, Harness, send, logsAt } from "../support/harness.ts";
+import { KongWasmHost, RequestState } from "../host/kong-host.ts";
+import { Collector } from "../collector/collector.ts";
+import { moesifWasm } from "../support/harness.ts";
+
+class FakeClock {
+  ms = Date.UTC(2026, 0, 1, 12, 0, 0);
+  now = () => this.ms;
+  advance(ms: number): void {
+    this.ms += ms;
+  }
+}
+
+let h: Harness | null = null;
+afterEach(async () => {
+  if (h) {
+    assert.deepEqual(h.host.traps, [], "the filter trapped");
+    await h.close();
+    h = null;
+  }
+});
+
+const metric = (host: KongWasmHost, name: string) => Number(host.metrics.get(`moesif_${name}`) ?? 0n);
+
+function batchCalls(host: KongWasmHost) {
+  return host.calls.filter((c) => c.headers.some(([k, v]) => k === ":path" && v.toString() === "/v1/events/batch"));
+}
+
+async function setup(config: Record<string, unknown> = {}, clock = new FakeClock(), kongVersion?: string) {
+  h = await harness({ config: { application_id: "delivery", ...config }, host: { clock: clock.now, kongVersion } });
+  return { h, clock };
+}
+
+describe("transient failures are retried with backoff", () => {
+  test("a 503 is retried after an exponential, jittered delay", async () => {
+    const { h, clock } = await setup();
+    h.collector.failNext({ status: 503 });
+    await send(h.gateway.url, { path: "/a" });
+    await h.flush();
+    assert.equal(batchCalls(h.host).length, 1);
+    const warn = logsAt(h.host, "warn").find((l) => l.includes("answered 503"))!;
+    const delay = Number(/retried in (\d+) ms \(attempt 2\)/.exec(warn)![1]);
+    assert.ok(delay >= 500 && delay <= 1000, `first retry after ${delay} ms`);
+    clock.advance(delay - 1);
+    await h.flush();
+    assert.equal(batchCalls(h.host).length, 1, "not before its time");
+    clock.advance(1);
+    await h.flush();
+    assert.equal(batchCalls(h.host).length, 2);
+    assert.equal(h.collector.events.length, 1);
+    await h.flush(); // metrics are handed to the host once per tick
+    assert.equal(metric(h.host, "events_retried"), 1);
+    assert.equal(metric(h.host, "events_sent"), 1);
+  });
+
+  test("a 429 with Retry-After: 7 waits 7 seconds", async () => {
+    const { h, clock } = await setup();
+    h.collector.failNext({ status: 429, retryAfter: "7" });
+    await send(h.gateway.url, { path: "/a" });
+    await h.flush();
+    assert.ok(logsAt(h.host, "warn").some((l) => l.endsWith("answered 429; a batch of 1 events will be retried in 7000 ms (attempt 2)")));
+    for (const step of [1000, 2000, 3000, 999]) {
+      clock.advance(step);
+      await h.flush();
+    }
+    assert.equal(batchCalls(h.host).length, 1);
+    clock.advance(1);
+    await h.flush();
+    assert.equal(batchCalls(h.host).length, 2);
+    assert.equal(h.collector.events.length, 1);
+  });
+
+  test("Retry-After as an HTTP date", async () => {
+    const { h, clock } = await setup();
+    h.collector.failNext({ status: 503, retryAfter: new Date(clock.ms + 30000).toUTCString() });
+    await send(h.gateway.url, { path: "/a" });
+    await h.flush();
+    assert.ok(logsAt(h.host, "warn").some((l) => l.endsWith("retried in 30000 ms (attempt 2)")), logsAt(h.host, "warn").join("\n"));
+  });
+
+  test("a 400 drops its batch once, with an error line naming the status", async () => {
+    const { h, clock } = await setup();
+    h.collector.failNext({ status: 400 });
+    await send(h.gateway.url, { path: "/a" });
+    await h.flush();
+    for (let i = 0; i < 5; i++) {
+      clock.advance(60000);
+      await h.flush();
+    }
+    assert.equal(batchCalls(h.host).length, 1);
+    assert.deepEqual(logsAt(h.host, "error"), ["moesif: collector refused a batch of 1 events with status 400; dropped (1 rejected so far)"]);
+    assert.equal(metric(h.host, "events_dropped_rejected"), 1);
+  });
+
+  test("retries stop at max_retries: the events are dropped and counted", async () => {
+    const { h, clock } = await setup({ max_retries: 2 });
+    h.collector.failAll({ status: 502 });
+    await send(h.gateway.url, { path: "/a" });
+    await send(h.gateway.url, { path: "/b" });
+    for (let i = 0; i < 20; i++) {
+      await h.flush();
+      clock.advance(5000);
+    }
+    assert.equal(batchCalls(h.host).length, 3, "the first try and two retries");
+    assert.equal(metric(h.host, "events_dropped_retries_exhausted"), 2);
+    assert.ok(logsAt(h.host, "error").some((l) => l === "moesif: collector answered 502; dropped a batch of 2 events after 3 attempts (2 dropped so far)"));
+  });
+
+  test("retries stop at max_retry_age", async () => {
+    const { h, clock } = await setup({ max_retries: 100, max_retry_age: 10000 });
+    h.collector.failAll({ status: 503 });
+    await send(h.gateway.url, { path: "/a" });
+    for (let i = 0; i < 30; i++) {
+      await h.flush();
+      clock.advance(1000);
+    }
+    assert.equal(metric(h.host, "events_dropped_retries_exhausted"), 1);
+    assert.ok(batchCalls(h.host).length <= 6, `${batchCalls(h.host).length} calls in 10 s of backoff`);
+  });
+});
+
+describe("no answer", () => {
+  test("a hung collector times out (Kong 3.9 calls back with :dispatch_status), and the batch is retried", async () => {
+    const { h, clock } = await setup({ connect_timeout: 200, send_timeout: 200 });
+    h.collector.failNext({ hang: true });
+    await send(h.gateway.url, { path: "/a" });
+    await h.flush();
+    assert.ok(logsAt(h.host, "warn").some((l) => /collector could not be reached \(timeout\); a batch of 1 events will be retried/.test(l)), logsAt(h.host, "warn").join("\n"));
+    clock.advance(1000);
+    await h.flush();
+    assert.equal(h.collector.events.length, 1);
+  });
+
+  test("before Kong 3.9 no callback comes: the call is given up after its timeout plus a margin", async () => {
+    const { h, clock } = await setup({ connect_timeout: 200, send_timeout: 200 }, new FakeClock(), "3.8.0");
+    h.collector.failNext({ hang: true });
+    await send(h.gateway.url, { path: "/a" });
+    await h.flush();
+    assert.equal(batchCalls(h.host).length, 1);
+    clock.advance(2000);
+    await h.flush();
+    assert.equal(batchCalls(h.host).length, 1, "still within timeout + margin");
+    clock.advance(500);
+    await h.flush();
+    assert.ok(logsAt(h.host, "warn").some((l) => /collector did not answer within 2200 ms; a batch of 1 events will be retried/.test(l)));
+    clock.advance(1000);
+    await h.flush();
+    assert.equal(h.collector.events.length, 1);
+  });
+});
+
+describe("an outage of 20 s under steady traffic", () => {
+  test("every event within the bounds arrives exactly once; the rest are counted as dropped", async () => {
+    const { h, clock } = await setup({ event_queue_size: 60, batch_size: 20 });
+    h.collector.failAll({ drop: true });
+    let sent = 0;
+    // 20 s of outage, 5 calls a second, a tick a second.
+    for (let s = 0; s < 20; s++) {
+      for (let i = 0; i < 5; i++) {
+        await send(h.gateway.url, { path: `/outage/${sent++}` });
+      }
+      await h.flush();
+      clock.advance(1000);
+    }
+    h.collector.clear();
+    // Recovery: 20 more seconds of traffic.
+    for (let s = 0; s < 20; s++) {
+      for (let i = 0; i < 5; i++) await send(h.gateway.url, { path: `/after/${sent++}` });
+      clock.advance(1000);
+      await h.flush();
+    }
+    for (let s = 0; s < 90; s++) {
+      clock.advance(1000);
+      await h.flush();
+    }
+    const ids = h.collector.events.map((e) => e.transaction_id);
+    assert.equal(new Set(ids).size, ids.length, "no event arrived twice");
+    const dropped = metric(h.host, "events_dropped_queue_full") + metric(h.host, "events_dropped_retries_exhausted");
+    assert.equal(metric(h.host, "events_captured"), sent);
+    assert.equal(h.collector.events.length + dropped, sent, "every call is either delivered or counted as dropped");
+    assert.ok(metric(h.host, "events_dropped_queue_full") > 0, "the outage overflowed the queue");
+    assert.ok(h.collector.events.length >= 60, `${h.collector.events.length} delivered`);
+    // Delivery resumed, and everything still held was sent in the end.
+    assert.ok(h.collector.events.some((e) => e.request.uri.includes("/after/")));
+    assert.equal(Number(h.host.metrics.get("moesif_events_queued")), 0);
+  });
+});
+
+describe("bounded memory", () => {
+  test("with the collector down, held bytes and linear memory stop at the bound", async () => {
+    const clock = new FakeClock();
+    const collector = await new Collector().start();
+    collector.failAll({ status: 503 });
+    const config = { application_id: "mem", api_endpoint: collector.url, event_queue_bytes: 1024 * 1024, event_queue_size: 100000 };
+    const host = new KongWasmHost(moesifWasm(), [{ name: "moesif", config: JSON.stringify(config) }], { autoTick: false, clock: clock.now });
+    host.start();
+    const memory = () => (host.exports.memory as WebAssembly.Memory).buffer.byteLength;
+    const body = Buffer.from(JSON.stringify({ data: "x".repeat(2000) }));
+    const run = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const state = fakeRequest(i, body);
+        const stream = host.newStream(state);
+        stream.requestHeaders();
+        stream.requestBody();
+        stream.responseHeaders();
+        stream.responseBody(body, false);
+        stream.responseBody(null, true);
+        stream.finish();
+        if (i % 200 === 0) {
+          clock.advance(1000);
+          host.tickAll();
+          await host.settle();
+        }
+      }
+    };
+    try {
+      await run(5000);
+      const afterFirst = memory();
+      const droppedFirst = metric(host, "events_dropped_queue_full");
+      await run(10000);
+      assert.deepEqual(host.traps, []);
+      assert.equal(memory(), afterFirst, `linear memory grew from ${afterFirst} to ${memory()}`);
+      assert.ok(metric(host, "events_dropped_queue_full") > droppedFirst + 9000, "new events are dropped, and counted");
+      assert.ok(logsAt(host, "warn").some((l) => /event queue full \(\d+ of 100000 events, \d+ of 1048576 bytes held\)/.test(l)));
+      // The warning is rate-limited: at most one per 10 s of (fake) time.
+      assert.ok(logsAt(host, "warn").filter((l) => l.includes("event queue full")).length <= 10);
+    } finally {
+      host.stop();
+      await collector.close();
+    }
+  });
+});
+
+function fakeRequest(i: number, body: Buffer, headers: [string, Buffer][] = []): RequestState {
+  return {
+    method: "POST", scheme: "http", requestUri: `/m/${i}`, uri: `/m/${i}`, args: "", serverName: "kong", serverPort: 8000,
+    remoteAddr: "10.0.0.1", remotePort: 1, protocol: "HTTP/1.1", startMs: 0,
+    requestHeaders: [["host", Buffer.from("api.example.com")], ["content-type", Buffer.from("application/json")], ...headers],
+    requestBody: body, responseHeaders: [["content-type", Buffer.from("application/json")]], responseChunk: null, status: 200,
+    headersSent: false, responseStarted: false, bodyBytesSent: 0, connectionId: i,
+  };
+}
+
+describe("batches", () => {
+  test("several batches per tick, at most four calls in flight", async () => {
+    const { h } = await setup({ batch_size: 2 });
+    for (let i = 0; i < 20; i++) await send(h.gateway.url, { path: `/n/${i}` });
+    await h.gateway.idle();
+    h.host.tickAll();
+    // The first tick also fetches the application config: 1 + 3 batches.
+    assert.equal(batchCalls(h.host).length, 3);
+    await h.host.settle();
+    h.host.tickAll();
+    assert.equal(batchCalls(h.host).length, 7);
+    await h.host.settle();
+  });
+
+  test("max_callback_time_spent bounds the work of one tick", async () => {
+    // A clock that moves on 5 ms each time it is read.
+    const clock = new FakeClock();
+    const moving = { ...clock, now: () => (clock.ms += 5) } as unknown as FakeClock;
+    const { h } = await setup({ batch_size: 1, max_callback_time_spent: 1 }, moving);
+    for (let i = 0; i < 6; i++) await send(h.gateway.url, { path: `/n/${i}` });
+    await h.gateway.idle();
+    h.host.tickAll();
+    assert.equal(batchCalls(h.host).length, 1);
+    await h.host.settle();
+  });
+
+  test("an event over the collector's 1 MB limit loses its bodies, not the call", async () => {
+    const big = Buffer.from(JSON.stringify({ blob: "y".repeat(1200000) }));
+    h = await harness({
+      config: { application_id: "a", request_max_body_size_limit: 2000000, response_max_body_size_limit: 2000000 },
+      host: { clientBodyBufferSize: 4 * 1024 * 1024 },
+      upstream: (_req, _body, res) => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(big);
+      },
+    });
+    await send(h.gateway.url, { method: "POST", path: "/big", headers: [["Content-Type", "application/json"]], body: big });
+    await h.flush();
+    const [e] = h.collector.events;
+    assert.equal(e.request.body, undefined);
+    assert.equal(e.response.body, undefined);
+    assert.deepEqual(e.metadata, {
+      capture: {
+        request_body: "not captured: with it the event would be over the collector's limit of 1 MB per event",
+        response_body: "not captured: with it the event would be over the collector's limit of 1 MB per event",
+      },
+    });
+  });
+
+  test("an explicit upstream overrides the endpoint's host:port (Envoy clusters)", async () => {
+    const collector = await new Collector().start();
+    h = await harness({ config: { application_id: "a", api_endpoint: "https://api.moesif.net", upstream: `127.0.0.1:${collector.port}` } });
+    try {
+      // TLS would be needed for https; this only checks where the call goes and what it says.
+      await send(h.gateway.url, { path: "/" });
+      await h.flush();
+      const call = batchCalls(h.host)[0];
+      assert.equal(call.upstream, `127.0.0.1:${collector.port}`);
+      const headers = Object.fromEntries(call.headers.map(([k, v]) => [k, v.toString()]));
+      assert.equal(headers[":authority"], "api.moesif.net");
+    } finally {
+      await collector.close();
+    }
+  });
+});
+
+describe("compression", () => {
+  test("a gzip'd batch inflates with Node's zlib to the exact bytes, near zlib level 6 in size", async () => {
+    // Two filter chains see the same calls: one compresses, one does not. The second reuses the
+    // first's transaction id, so both build byte-identical events.
+    const clock = new FakeClock();
+    h = await harness({
+      host: { clock: clock.now },
+      filters: (collector) => [
+        { name: "moesif", config: JSON.stringify({ application_id: "gz", api_endpoint: collector, enable_compression: true, batch_size: 200 }) },
+        { name: "moesif", config: JSON.stringify({ application_id: "plain", api_endpoint: collector, batch_size: 200 }) },
+      ],
+    });
+    for (let i = 0; i < 60; i++) {
+      await send(h.gateway.url, { method: "POST", path: `/items/${i}?q=${i}`, headers: [["Content-Type", "application/json"], ["User-Agent", "bench/1"]], body: JSON.stringify({ id: i, name: `item ${i}`, tags: ["a", "b"] }) });
+    }
+    await h.flush();
+    const gz = h.collector.batches.find((b) => b.headers["x-moesif-application-id"] === "gz")!;
+    const plain = h.collector.batches.find((b) => b.headers["x-moesif-application-id"] === "plain")!;
+    assert.equal(gz.headers["content-encoding"], "gzip");
+    assert.equal(plain.headers["content-encoding"], undefined);
+    assert.ok(zlib.gunzipSync(gz.rawBody).equals(plain.rawBody), "gzip'd batch inflates to the plain batch's exact bytes");
+    const zlib6 = zlib.gzipSync(plain.rawBody, { level: 6 }).length;
+    const ratio = gz.rawBody.length / zlib6;
+    console.log(`batch of ${plain.rawBody.length} bytes: filter gzip ${gz.rawBody.length}, zlib level 6 ${zlib6} (${ratio.toFixed(3)}×)`);
+    assert.ok(ratio <= 1.15, `compressed size is ${ratio.toFixed(3)}× zlib level 6`);
+  });
+});
+
+describe("sampling from the application config", () => {
+  async function sampled(appConfig: Record<string, unknown>, calls: (i: number) => [string, Buffer][], n: number, path = (i: number) => `/s/${i}`) {
+    const clock = new FakeClock();
+    const collector = await new Collector({ appConfig }).start();
+    const config = { application_id: "s", api_endpoint: collector.url, batch_size: 1000, event_queue_size: 100000, event_queue_bytes: 64 * 1024 * 1024, disable_capture_request_body: true };
+    const host = new KongWasmHost(moesifWasm(), [{ name: "moesif", config: JSON.stringify(config) }], { autoTick: false, clock: clock.now });
+    host.start();
+    host.tickAll(); // the first tick fetches the config
+    await host.settle();
+    for (let i = 0; i < n; i++) {
+      const state = fakeRequest(i, Buffer.alloc(0), calls(i));
+      state.requestBody = null;
+      state.requestUri = path(i);
+      const stream = host.newStream(state);
+      stream.requestHeaders();
+      stream.responseHeaders();
+      stream.responseBody(null, true);
+      stream.finish();
+    }
+    for (let k = 0; k < 20 && collector.events.length + metric(host, "events_dropped_sampled_out") < n; k++) {
+      clock.advance(1000);
+      host.tickAll();
+      await host.settle();
+    }
+    host.stop();
+    await collector.close();
+    assert.deepEqual(host.traps, []);
+    return { events: collector.events, host, collector };
+  }
+
+  test("sample_rate 10 keeps 10% ± 1.5 points of 10,000 events, each with weight 10", async () => {
+    const { events, host } = await sampled({ sample_rate: 10 }, () => [], 10000);
+    const kept = events.length / 10000;
+    assert.ok(Math.abs(kept - 0.1) <= 0.015, `kept ${(kept * 100).toFixed(2)}%`);
+    assert.ok(events.every((e) => e.weight === 10));
+    assert.equal(metric(host, "events_dropped_sampled_out") + events.length, 10000);
+  });
+
+  test("a per-user rate and a regex rule override the default", async () => {
+    const appConfig = {
+      sample_rate: 50,
+      user_sample_rate: { vip: 100, bot: 0 },
+      regex_config: [{ conditions: [{ path: "request.route", value: "^/health" }], sample_rate: 0 }, { conditions: [{ path: "request.verb", value: "^POST$" }, { path: "request.route", value: "^/orders/" }], sample_rate: 25 }],
+    };
+    const users = ["vip", "bot", "other"];
+    // vip and bot calls match no rule; the others go to /health (rule: 0) or /orders/ (rule: 25).
+    // The rate is the lowest that applies, so a user's rate would not lift a rule's lower one.
+    const { events } = await sampled(appConfig, (i) => [["x-consumer-id", Buffer.from(users[i % 3])]], 3000,
+      (i) => (i % 3 !== 2 ? `/account/${i}` : i % 2 === 0 ? "/health/check" : `/orders/${i}`));
+    const byUser = (u: string) => events.filter((e) => e.user_id === u);
+    assert.equal(byUser("vip").length, 1000, "user rate 100 keeps every vip call");
+    assert.ok(byUser("vip").every((e) => e.weight === 1));
+    assert.equal(byUser("bot").length, 0, "user rate 0 keeps none");
+    const others = byUser("other");
+    assert.ok(others.every((e) => !e.request.uri.includes("/health")), "the /health rule (rate 0) matched");
+    assert.ok(events.filter((e) => e.request.uri.includes("/account/")).length === 1000, "no rule for /account/: the user rates decide");
+    // "other" /orders/ calls: the POST+route rule gives 25 (lower than the default 50).
+    assert.ok(others.every((e) => e.weight === 4));
+    const orders = 500; // i % 3 === 2 and odd i
+    assert.ok(Math.abs(others.length / orders - 0.25) < 0.07, `kept ${others.length} of ${orders}`);
+  });
+
+  test("a changed ETag on a batch answer fetches the config again", async () => {
+    const { h, clock } = await setup();
+    await send(h.gateway.url, { path: "/1" });
+    await h.flush();
+    assert.equal(h.collector.configRequests, 1);
+    h.collector.configEtag = "etag-2";
+    h.collector.appConfig = { sample_rate: 0 };
+    await send(h.gateway.url, { path: "/2" });
+    clock.advance(1000);
+    await h.flush();
+    clock.advance(1000);
+    await h.flush();
+    assert.equal(h.collector.configRequests, 2);
+    await send(h.gateway.url, { path: "/3" });
+    clock.advance(1000);
+    await h.flush();
+    assert.equal(h.collector.events.length, 2, "after the new config (rate 0), nothing is kept");
+    assert.equal(metric(h.host, "events_dropped_sampled_out"), 1);
+  });
+
+  test("an unreachable or malformed config keeps every event", async () => {
+    const { events } = await sampled({ sample_rate: "ten" } as unknown as Record<string, unknown>, () => [], 200);
+    assert.equal(events.length, 200);
+    const collector = await new Collector().start();
+    await collector.close();
+    const host = new KongWasmHost(moesifWasm(), [{ name: "moesif", config: JSON.stringify({ application_id: "x", api_endpoint: collector.url }) }], { autoTick: false });
+    host.start();
+    host.tickAll();
+    await host.settle();
+    const stream = host.newStream(fakeRequest(1, Buffer.alloc(0)));
+    stream.requestHeaders();
+    stream.finish();
+    assert.equal(metric(host, "events_dropped_sampled_out"), 0);
+    host.stop();
+  });
+});
+
+describe("counters", () => {
+  test("are exported as metrics and, with debug, in a periodic stats line", async () => {
+    const { h, clock } = await setup({ debug: true });
+    await send(h.gateway.url, { path: "/1" });
+    await send(h.gateway.url, { path: "/2" });
+    await h.flush();
+    clock.advance(60000);
+    await h.flush();
+    assert.equal(metric(h.host, "events_captured"), 2);
+    assert.equal(metric(h.host, "events_sent"), 2);
+    assert.equal(metric(h.host, "batches_sent"), 1);
+    assert.ok(metric(h.host, "bytes_sent") > 0);
+    assert.equal(Number(h.host.metrics.get("moesif_events_queued")), 0);
+    const stats = logsAt(h.host, "info").filter((l) => l.startsWith("moesif: stats: "));
+    assert.ok(stats.some((l) => /^moesif: stats: captured 2, sent 2 in 1 batches \(\d+ bytes\), retried 0, dropped 0 \(queue full 0, sampled out 0, rejected 0, retries exhausted 0, too large 0\); queued 0 events, 0 bytes held$/.test(l)), stats.join("\n"));
+  });
+});
