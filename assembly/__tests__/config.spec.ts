@@ -58,17 +58,16 @@ describe("parseConfig", () => {
     expect(c.authorizationUserIdField).toBe("sub");
   });
 
-  it("treats null as absent, and keeps the last duplicate key", () => {
-    const c = parse("{\"application_id\":\"a\",\"batch_size\":null,\"debug\":false,\"debug\":true}").config!;
-    expect(c.batchSize).toBe(50);
+  it("refuses null (as the schema does), and keeps the last duplicate key", () => {
+    expect(parse("{\"application_id\":\"a\",\"batch_size\":null}").errors[0]).toBe("batch_size: must be a number");
+    const c = parse("{\"application_id\":\"a\",\"debug\":false,\"debug\":true}").config!;
     expect(c.debug).toBe(true);
   });
 
-  it("warns about unknown fields but accepts the configuration", () => {
-    const r = parse("{\"application_id\":\"a\",\"colour\":\"blue\"}");
-    expect(r.config).not.toBeNull();
-    expect(r.warnings.length).toBe(1);
-    expect(r.warnings[0].includes("colour")).toBe(true);
+  it("refuses unknown fields: a misspelt mask must not silently do nothing", () => {
+    const r = parse("{\"application_id\":\"a\",\"request_body_mask\":[\"password\"]}");
+    expect(r.config).toBeNull();
+    expect(r.errors[0]).toBe("request_body_mask: is not a field of this filter");
   });
 
   it("merges the deprecated body mask aliases", () => {
@@ -129,7 +128,8 @@ describe("api_endpoint", () => {
     expect(p.authority).toBe("collector.example:8443");
   });
   it("refuses what is not an http(s) URL with a host", () => {
-    const bad = ["api.moesif.net", "https://", "http://:80", "http://h:0", "http://h:70000", "http://h:x", "http://u@h", "http://h?x=1", "http://h h", "http://[::1"];
+    const bad = ["api.moesif.net", "https://", "http://:80", "http://h:0", "http://h:70000", "http://h:x", "http://u@h", "http://h?x=1", "http://h h",
+      "http://[::1", "http://h:080", "http://[zz]:1", "http://h/a b", "http://hé", "http://[]"];
     for (let i = 0; i < bad.length; i++) expect(parseEndpoint(bad[i])).toBeNull(bad[i]);
   });
 });

@@ -61,9 +61,7 @@ class Reader {
 
   private take(name: string): JValue | null {
     this.seen.push(name);
-    const v = this.obj.get(name);
-    if (v === null || v.kind == JKind.Null) return null;
-    return v;
+    return this.obj.get(name);
   }
 
   private error(name: string, msg: string): void {
@@ -199,8 +197,10 @@ export function parseConfig(text: Uint8Array): ConfigResult {
   c.authorizationUserIdField = r.str("authorization_user_id_field", c.authorizationUserIdField);
   c.authorizationCompanyIdField = r.str("authorization_company_id_field", c.authorizationCompanyIdField);
 
+  // Unknown fields are errors, as in moesif.meta.json: a misspelt mask must not silently send what
+  // it was meant to hide.
   const unknown = r.unknown();
-  for (let i = 0; i < unknown.length; i++) result.warnings.push("unknown field \"" + unknown[i] + "\" ignored");
+  for (let i = 0; i < unknown.length; i++) result.errors.push(unknown[i] + ": is not a field of this filter");
 
   if (result.errors.length == 0) result.config = c;
   return result;

@@ -28,6 +28,11 @@ function isDigits(s: string): bool {
   return true;
 }
 
+function isHostChar(c: i32): bool {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) ||
+    "._~%!$&'()*+,;=-".indexOf(String.fromCharCode(c)) >= 0;
+}
+
 /** Parses an http(s) URL; null when it is not one this filter can send to. */
 export function parseEndpoint(url: string): Endpoint | null {
   const e = new Endpoint();
@@ -39,19 +44,24 @@ export function parseEndpoint(url: string): Endpoint | null {
 
   let slash = rest.indexOf("/");
   const q = rest.indexOf("?");
-  if (q >= 0 && (slash < 0 || q < slash)) return null;
+  if (q >= 0) return null;
   if (rest.indexOf("#") >= 0) return null;
   let hostport = slash < 0 ? rest : rest.substring(0, slash);
   let path = slash < 0 ? "" : rest.substring(slash);
   while (path.endsWith("/")) path = path.substring(0, path.length - 1);
   if (hostport.indexOf("@") >= 0) return null;
 
+  for (let i = 0; i < path.length; i++) if (path.charCodeAt(i) <= 0x20) return null;
   let host: string;
   let portText = "";
   if (hostport.startsWith("[")) {
     const close = hostport.indexOf("]");
-    if (close < 0) return null;
+    if (close < 2) return null;
     host = hostport.substring(0, close + 1);
+    for (let i = 1; i < close; i++) {
+      const c = host.charCodeAt(i);
+      if (!((c >= 0x30 && c <= 0x3a) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66) || c == 0x2e)) return null;
+    }
     const after = hostport.substring(close + 1);
     if (after.length > 0) {
       if (!after.startsWith(":")) return null;
@@ -63,12 +73,12 @@ export function parseEndpoint(url: string): Endpoint | null {
     if (colon >= 0) portText = hostport.substring(colon + 1);
   }
   if (host.length == 0 || host.length > 255) return null;
-  for (let i = 0; i < host.length; i++) {
-    const c = host.charCodeAt(i);
-    if (c <= 0x20 || c >= 0x7f) return null;
+  if (!host.startsWith("[")) {
+    // RFC 3986 reg-name characters (as moesif.meta.json's pattern allows them).
+    for (let i = 0; i < host.length; i++) if (!isHostChar(host.charCodeAt(i))) return null;
   }
   if (portText.length > 0 || hostport.endsWith(":")) {
-    if (!isDigits(portText) || portText.length > 5) return null;
+    if (!isDigits(portText) || portText.length > 5 || portText.startsWith("0")) return null;
     const p = I32.parseInt(portText);
     if (p < 1 || p > 65535) return null;
     e.port = p;

@@ -124,7 +124,10 @@ export function clientIp(req: HeaderMap, peer: Uint8Array | null): Uint8Array | 
     const a = firstAddress(req.value(i));
     if (a !== null) return a;
   }
-  return peer;
+  // Kong's source.address is a bare address; Envoy's carries the port.
+  if (peer === null) return null;
+  const a = firstAddress(peer);
+  return a !== null ? a : peer;
 }
 
 export function isIpAddress(b: Uint8Array): bool {

@@ -224,13 +224,11 @@ describe("bad configuration: one clear error line, traffic passes untouched", ()
     });
   }
 
-  test("unknown fields are a warning, not an error", async () => {
-    h = await harness({ config: { application_id: "a", colour: "blue" } });
-    assert.deepEqual(logsAt(h.host, "error"), []);
-    assert.ok(logsAt(h.host, "warn").some((l) => l.includes("unknown field \"colour\"")));
-    await send(h.gateway.url, { path: "/" });
-    await h.flush();
-    assert.equal(h.collector.events.length, 1);
+  test("unknown fields are errors, as in moesif.meta.json (a misspelt mask must not leak)", async () => {
+    h = await harness({ config: { application_id: "a", request_body_mask: ["password"] } });
+    assert.deepEqual(logsAt(h.host, "error"), ["moesif: invalid configuration: request_body_mask: is not a field of this filter; filter disabled, traffic passes untouched"]);
+    const res = await send(h.gateway.url, { path: "/" });
+    assert.equal(res.status, 200);
   });
 });
 
