@@ -139,11 +139,12 @@ export class Sender {
   private send(batch: Batch, nowMs: u64): bool {
     const call = httpCall(this.upstream, this.batchHeaders, batch.body, this.timeoutMs);
     if (call.status != Status.Ok) {
-      // The host refused the call (a bad upstream, no memory): the batch waits for the next tick.
+      // The host refused the call: the batch waits for the next tick. With other calls still in
+      // flight this may only mean the host takes one call at a time; otherwise it is worth a line.
       this.retries.push(batch);
       this.retryBytes += batch.body.length;
       batch.nextMs = nowMs;
-      const held = this.failLog.allow(nowMs);
+      const held = this.inFlight.size > 0 ? -1 : this.failLog.allow(nowMs);
       if (held >= 0) {
         logError("moesif: could not dispatch a batch to " + String.UTF8.decode(this.upstream) + " (" + statusName(call.status) +
           "); it will be tried again" + heldNote(held));
