@@ -1,0 +1,196 @@
+// npm run bench: every figure side by side in one run, as ratios where the machine's speed cancels
+// out. Prints a markdown report and writes it to BENCHMARKS.md with the date and the machine.
+import os from "node:os";
+import zlib from "node:zlib";
+import { readFileSync, writeFileSync, statSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { scenarios, benchHost, measure, BENCH_CONFIG, PhaseCost, requestState, wasm } from "./inprocess.ts";
+import { endToEnd } from "./e2e.ts";
+
+const QUICK = process.env.BENCH_QUICK === "1";
+const N = QUICK ? 500 : 20000;
+const rootDir = fileURLToPath(new URL("..", import.meta.url));
+
+const us = (ns: number, n: number) => ns / n / 1000;
+const f = (x: number, d = 2) => x.toFixed(d);
+const lines: string[] = [];
+const out = (s = "") => {
+  lines.push(s);
+  console.log(s);
+};
+
+interface Row { name: string; moesif: PhaseCost; noop: PhaseCost }
+
+async function perRequest(): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const s of await scenarios()) {
+    const m = benchHost("moesif", BENCH_CONFIG).host;
+    const o = benchHost("noop", {}).host;
+    // Warm up both (JIT tiers, first allocations), then measure side by side.
+    await measure(m, s, Math.min(2000, N));
+    await measure(o, s, Math.min(2000, N));
+    const moesif = await measure(m, s, N);
+    const noop = await measure(o, s, N);
+    rows.push({ name: s.name, moesif, noop });
+    m.stop();
+    o.stop();
+  }
+  return rows;
+}
+
+async function memory(answer: number, requests: number): Promise<{ at: number[]; final: number }> {
+  let clock = Date.UTC(2026, 0, 1);
+  const { host } = benchHost("moesif", { application_id: "mem", api_endpoint: BENCH_CONFIG.api_endpoint }, answer, () => clock);
+  const scenario = (await scenarios())[1];
+  const at: number[] = [];
+  const mem = () => (host.exports.memory as WebAssembly.Memory).buffer.byteLength;
+  for (let i = 0; i < requests; i++) {
+    const state = requestState(scenario, i, clock);
+    const stream = host.newStream(state);
+    stream.requestHeaders();
+    stream.requestBody();
+    stream.responseHeaders();
+    for (const c of scenario.responseChunks) stream.responseBody(c, false);
+    stream.responseBody(null, true);
+    stream.finish();
+    clock += 5; // 200 requests per simulated second
+    if (i % 200 === 199) {
+      host.tickAll();
+      await host.settle();
+    }
+    if ((i + 1) % (requests / 4) === 0) at.push(mem());
+  }
+  if (host.traps.length > 0) throw new Error("the filter trapped");
+  host.stop();
+  return { at, final: mem() };
+}
+
+function compression(batch: Buffer) {
+  const mod = new WebAssembly.Module(wasm("codecs") as Uint8Array<ArrayBuffer>);
+  let ex: any;
+  ex = new WebAssembly.Instance(mod, { env: { proxy_log: () => 0 } }).exports;
+  ex._initialize?.();
+  const ours = () => {
+    const p = ex.input(batch.length) >>> 0;
+    Buffer.from(ex.memory.buffer).set(batch, p);
+    ex.run_gzip();
+    return ex.result_len() as number;
+  };
+  const time = (fn: () => number) => {
+    let size = fn();
+    const reps = QUICK ? 5 : 60;
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < reps; i++) size = fn();
+    const s = Number(process.hrtime.bigint() - t0) / 1e9;
+    return { size, mbps: (batch.length * reps) / s / 1e6 };
+  };
+  return {
+    raw: batch.length,
+    filter: time(ours),
+    zlib1: time(() => zlib.gzipSync(batch, { level: 1 }).length),
+    zlib6: time(() => zlib.gzipSync(batch, { level: 6 }).length),
+  };
+}
+
+async function main() {
+  const started = new Date();
+  const cpu = os.cpus()[0]?.model ?? "unknown CPU";
+  out(`# Benchmarks`);
+  out();
+  out(`Measured ${started.toISOString().slice(0, 10)} on ${cpu} (${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB), Node ${process.version}, ${os.platform()} ${os.release()}.${QUICK ? " QUICK run: small samples." : ""}`);
+  out(`All figures come from one run (\`npm run bench\`); compare ratios, not absolute times, across machines.`);
+  out();
+
+  out(`## 1. Filter cost per request (in-process, no network; µs per request, ${N} requests per scenario)`);
+  out();
+  out("The request path is every header and body callback; deferred is the log phase plus the request's share of the tick (batching) and of the collector's answer. *Own* is time inside wasm; *host* is time in the Node host's functions (it serialises header maps in JavaScript, far slower than Kong's C host).");
+  out();
+  out("| scenario | request path: Moesif (own + host) | no-op (own + host) | Moesif own ÷ no-op total | deferred: Moesif (own + host) | total Moesif | events/s/core |");
+  out("|---|---|---|---|---|---|---|");
+  const rows = await perRequest();
+  for (const r of rows) {
+    const n = r.moesif.requests;
+    const rp = us(r.moesif.requestPathNs, n), rpHost = us(r.moesif.requestPathHostNs, n);
+    const np = us(r.noop.requestPathNs + r.noop.deferredNs, r.noop.requests), npHost = us(r.noop.requestPathHostNs + r.noop.deferredHostNs, r.noop.requests);
+    const d = us(r.moesif.deferredNs, n), dHost = us(r.moesif.deferredHostNs, n);
+    const total = rp + d;
+    out(`| ${r.name} | ${f(rp)} (${f(rp - rpHost)} + ${f(rpHost)}) | ${f(np)} (${f(np - npHost)} + ${f(npHost)}) | ${f((rp - rpHost) / np)}× | ${f(d)} (${f(d - dHost)} + ${f(dHost)}) | ${f(total)} | ${Math.round(1e6 / total).toLocaleString("en")} |`);
+  }
+  const post = rows[1];
+  const postTotal = us(post.moesif.requestPathNs + post.moesif.deferredNs, post.moesif.requests);
+  const postOwnTotal = postTotal - us(post.moesif.requestPathHostNs + post.moesif.deferredHostNs, post.moesif.requests);
+  const rpRatio = rows.map((r) => us(r.moesif.requestPathNs, r.moesif.requests) / us(r.noop.requestPathNs + r.noop.deferredNs, r.noop.requests));
+  out();
+
+  out(`## 2. End to end (autocannon, 16 connections)`);
+  out();
+  const e2e = await endToEnd(QUICK ? 2 : 5, 16, QUICK ? 1 : 3);
+  const none = e2e[0];
+  out("| gateway | requests/s | p50 ms | p99 ms | throughput vs no filter | p99 vs no filter |");
+  out("|---|---|---|---|---|---|");
+  for (const r of e2e) out(`| ${r.variant} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${f(r.rps / none.rps)}× | ${f(r.p99 / none.p99)}× |`);
+  const p99VsNoop = e2e[2].p99 / e2e[1].p99;
+  out();
+  out(`Errors: ${e2e.map((r) => `${r.variant} ${r.errors}`).join(", ")}. The gateway is one Node process; the upstream, the collector and autocannon run in their own.`);
+  out();
+
+  out(`## 3. Memory (linear memory of the filter, default configuration, JSON POST calls)`);
+  out();
+  const reqs = QUICK ? 4000 : 100000;
+  const up = await memory(201, reqs);
+  const down = await memory(503, reqs);
+  const mib = (b: number) => f(b / 2 ** 20, 1);
+  out(`| collector | after ${reqs / 4} | after ${reqs / 2} | after ${(3 * reqs) / 4} | after ${reqs} requests |`);
+  out("|---|---|---|---|---|");
+  out(`| answering (201) | ${up.at.map(mib).join(" MiB | ")} MiB |`);
+  out(`| down (503: retried, then dropped) | ${down.at.map(mib).join(" MiB | ")} MiB |`);
+  out();
+
+  out(`## 4. Size`);
+  out();
+  const wasmBytes = readFileSync(`${rootDir}/build/moesif.wasm`);
+  const gz = zlib.gzipSync(wasmBytes, { level: 9 }).length;
+  out(`| file | bytes | gzip'd |`);
+  out("|---|---|---|");
+  out(`| build/moesif.wasm | ${wasmBytes.length} (${f(wasmBytes.length / 1024, 1)} KiB) | ${gz} |`);
+  out(`| build/noop.wasm | ${statSync(`${rootDir}/build/noop.wasm`).size} | |`);
+  out();
+
+  out(`## 5. Compression of a recorded batch`);
+  out();
+  const { batches } = benchHost("moesif", { ...BENCH_CONFIG, batch_size: 50 });
+  const rec = benchHost("moesif", { ...BENCH_CONFIG, batch_size: 50 });
+  await measure(rec.host, post.name === (await scenarios())[1].name ? (await scenarios())[1] : (await scenarios())[1], 50, 50);
+  rec.host.stop();
+  void batches;
+  const batch = rec.batches[0];
+  const c = compression(batch);
+  out(`A batch of 50 JSON-POST events, ${c.raw} bytes.`);
+  out();
+  out("| compressor | bytes | ratio | vs zlib 6 | MB/s |");
+  out("|---|---|---|---|---|");
+  for (const [name, r] of [["filter (AssemblyScript gzip)", c.filter], ["zlib level 1 (Node, C)", c.zlib1], ["zlib level 6 (Node, C)", c.zlib6]] as const) {
+    out(`| ${name} | ${r.size} | ${f(c.raw / r.size, 1)}:1 | ${f(r.size / c.zlib6.size, 3)}× | ${f(r.mbps, 1)} |`);
+  }
+  out();
+
+  out(`## Targets`);
+  out();
+  const memMax = Math.max(up.final, down.final);
+  const target = (ok: boolean) => (ok ? "met" : "**missed**");
+  out("| goal | target | measured | |");
+  out("|---|---|---|---|");
+  out(`| request-path cost (Moesif ÷ no-op filter, worst scenario) | ≤ 3× | ${f(Math.max(...rpRatio))}× | ${target(Math.max(...rpRatio) <= 3)} |`);
+  out(`| whole-filter events per second per core, JSON POST (own work) | ≥ 100,000 | ${Math.round(1e6 / postOwnTotal).toLocaleString("en")} (with the Node host's time: ${Math.round(1e6 / postTotal).toLocaleString("en")}) | ${target(1e6 / postOwnTotal >= 100000)} |`);
+  out(`| end-to-end p99 vs the no-op filter | within 5% | ${f((p99VsNoop - 1) * 100, 1)}% | ${target(p99VsNoop <= 1.05)} |`);
+  out(`| linear memory at the defaults, any traffic | ≤ 16 MiB | ${mib(memMax)} MiB | ${target(memMax <= 16 * 2 ** 20)} |`);
+  out(`| moesif.wasm size | ≤ 64 KiB | ${f(wasmBytes.length / 1024, 1)} KiB | ${target(wasmBytes.length <= 64 * 1024)} |`);
+  out(`| gzip size vs zlib level 6 | within 15% | ${f((c.filter.size / c.zlib6.size - 1) * 100, 1)}% | ${target(c.filter.size / c.zlib6.size <= 1.15)} |`);
+  out();
+  if (!QUICK) writeFileSync(`${rootDir}/BENCHMARKS.md`, lines.join("\n") + "\n");
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
