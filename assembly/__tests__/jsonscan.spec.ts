@@ -13,8 +13,8 @@ function scan(text: string, masks: Array<string> = []): string | null {
 }
 
 describe("JSON scanner", () => {
-  it("copies tokens verbatim and drops insignificant whitespace", () => {
-    expect(scan(" { \"a\" : [ 1 , 2 ] ,\n\"b\":{ } }\n")).toBe("{\"a\":[1,2],\"b\":{}}");
+  it("copies the document verbatim, without the whitespace around it", () => {
+    expect(scan(" { \"a\" : [ 1 , 2 ] ,\n\"b\":{ } }\n")).toBe("{ \"a\" : [ 1 , 2 ] ,\n\"b\":{ } }");
     expect(scan("[]")).toBe("[]");
     expect(scan("{}")).toBe("{}");
     expect(scan("12345678901234567890123456789")).toBe("12345678901234567890123456789");
@@ -36,6 +36,10 @@ describe("JSON scanner", () => {
     expect(scanJson(bytesOf([0x22, 0xc3, 0x22]), null, w)).toBe(false);
     expect(scanJson(bytesOf([0x22, 0xed, 0xa0, 0x80, 0x22]), null, w)).toBe(false);
     expect(w.length).toBe(0);
+  });
+
+  it("masks values whatever the spacing around them", () => {
+    expect(scan("{ \"password\" : { \"a\" : [1, 2] } , \"b\" : 1 }", ["password"])).toBe("{ \"password\" : \"*****\" , \"b\" : 1 }");
   });
 
   it("masks matching keys at every depth, inside arrays, whatever the value", () => {

@@ -21,7 +21,7 @@ export class ByteWriter {
     this.buf = next;
   }
 
-  byte(b: u8): ByteWriter {
+  @inline byte(b: u8): ByteWriter {
     this.ensure(1);
     store<u8>(this.buf.dataStart + this.length, b);
     this.length++;

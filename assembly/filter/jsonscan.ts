@@ -1,8 +1,8 @@
-// One pass over a body's bytes that validates it as JSON (RFC 8259, UTF-8) and copies it into the
-// event, replacing the value of every masked key, at any depth and inside arrays, by "*****".
-// Tokens are copied verbatim: big integers keep every digit, [] stays [], escapes stay as sent.
-// Insignificant whitespace is dropped. Nothing is decoded into strings, and nesting is tracked on
-// an explicit stack, so a hostile body cannot exhaust the call stack.
+// One pass over a body's bytes validates it as JSON (RFC 8259, UTF-8) and finds the value of every
+// masked key, at any depth and inside arrays; the body is then copied into the event as it was sent
+// (big integers keep every digit, [] stays [], escapes and spacing stay), each masked value replaced
+// by "*****" — a few block copies, not a re-encoding. Nothing is decoded into strings, and nesting is
+// tracked on an explicit stack, so a hostile body cannot exhaust the call stack.
 import { ByteWriter } from "./bytes";
 
 const MASKED: string = "\"*****\"";
@@ -59,11 +59,14 @@ class Scanner {
   private end: i32;
   private stack: Uint8Array = new Uint8Array(32);
   depth: i32 = 0;
-  // While > 0, output is suppressed: we are inside a masked value, which still gets validated.
+  // While >= 0, we are inside a masked value (which still gets validated) that began at maskStart.
   private maskDepth: i32 = -1;
+  private maskStart: i32 = 0;
+  /** Masked values found, as [start, end) pairs of offsets into the body. */
+  ranges: Array<i32> = [];
   private scratch: Uint8Array = new Uint8Array(0);
 
-  constructor(private src: Uint8Array, private masks: MaskSet | null, private w: ByteWriter) {
+  constructor(private src: Uint8Array, private masks: MaskSet | null) {
     this.base = src.dataStart;
     this.end = src.length;
   }
@@ -76,8 +79,8 @@ class Scanner {
     while (this.pos < this.end && isWs(this.at(this.pos))) this.pos++;
   }
 
-  @inline private get emitting(): bool {
-    return this.maskDepth < 0;
+  @inline private get inMasked(): bool {
+    return this.maskDepth >= 0;
   }
 
   private push(kind: u8): void {
@@ -155,18 +158,10 @@ class Scanner {
     return this.pos + n;
   }
 
-  private emit(start: i32, stop: i32): void {
-    if (this.emitting) this.w.bytes(this.src, start, stop - start);
-  }
-
-  private emitByte(b: u8): void {
-    if (this.emitting) this.w.byte(b);
-  }
-
   /** Whether the key token [start, stop) (with quotes) names a masked field. */
   private keyMasked(start: i32, stop: i32): bool {
     const masks = this.masks;
-    if (masks === null || masks.empty || !this.emitting) return false;
+    if (masks === null || masks.empty || this.inMasked) return false;
     const inner = start + 1;
     const len = stop - 1 - inner;
     let escaped = false;
@@ -219,13 +214,11 @@ class Scanner {
         if (this.pos >= this.end) return false;
         const c = this.at(this.pos);
         if (c == 0x7b || c == 0x5b) {
-          this.emitByte(<u8>c);
           this.push(c == 0x7b ? OBJECT : ARRAY);
           this.pos++;
           this.skipWs();
           const close: u32 = c == 0x7b ? 0x7d : 0x5d;
           if (this.pos < this.end && this.at(this.pos) == close) {
-            this.emitByte(<u8>close);
             this.depth--;
             this.pos++;
           } else if (c == 0x7b) {
@@ -243,12 +236,15 @@ class Scanner {
           else if (c == 0x6e) stop = this.literal("null");
           else return false;
           if (stop < 0) return false;
-          this.emit(this.pos, stop);
           this.pos = stop;
         }
       }
       // A value just ended.
-      if (this.maskDepth >= 0 && this.depth == this.maskDepth) this.maskDepth = -1;
+      if (this.maskDepth >= 0 && this.depth == this.maskDepth) {
+        this.ranges.push(this.maskStart);
+        this.ranges.push(this.pos);
+        this.maskDepth = -1;
+      }
       this.skipWs();
       if (this.depth == 0) return this.pos == this.end;
       if (this.pos >= this.end) return false;
@@ -256,7 +252,6 @@ class Scanner {
       const c = this.at(this.pos);
       this.pos++;
       if (c == 0x2c) {
-        this.emitByte(0x2c);
         this.skipWs();
         if (top == OBJECT) {
           if (!this.key()) return false;
@@ -265,7 +260,6 @@ class Scanner {
         continue;
       }
       if ((top == OBJECT && c == 0x7d) || (top == ARRAY && c == 0x5d)) {
-        this.emitByte(<u8>c);
         this.depth--;
         wantValue = false;
         continue;
@@ -281,15 +275,13 @@ class Scanner {
     const stop = this.string();
     if (stop < 0) return false;
     const masked = this.keyMasked(this.pos, stop);
-    this.emit(this.pos, stop);
     this.pos = stop;
     this.skipWs();
     if (this.pos >= this.end || this.at(this.pos) != 0x3a) return false;
-    this.emitByte(0x3a);
     this.pos++;
     this.skipWs();
     if (masked) {
-      this.w.ascii(MASKED);
+      this.maskStart = this.pos;
       this.maskDepth = this.depth;
     }
     return true;
@@ -297,13 +289,24 @@ class Scanner {
 }
 
 /**
- * Validates `src` as one JSON document and appends it to `w`, masked. Returns false, leaving `w` as
- * it was, when `src` is not valid JSON.
+ * Validates `src` as one JSON document and appends it to `w` (without the whitespace around it),
+ * masked. Returns false, leaving `w` as it was, when `src` is not valid JSON.
  */
 export function scanJson(src: Uint8Array, masks: MaskSet | null, w: ByteWriter): bool {
-  const mark = w.length;
-  const s = new Scanner(src, masks, w);
-  if (s.run()) return true;
-  w.length = mark;
-  return false;
+  const s = new Scanner(src, masks);
+  if (!s.run()) return false;
+  let start = 0;
+  let end = src.length;
+  while (start < end && isWs(<u32>src[start])) start++;
+  while (end > start && isWs(<u32>src[end - 1])) end--;
+  const ranges = s.ranges;
+  let from = start;
+  for (let i = 0; i < ranges.length; i += 2) {
+    const a = unchecked(ranges[i]);
+    w.bytes(src, from, a - from);
+    w.ascii(MASKED);
+    from = unchecked(ranges[i + 1]);
+  }
+  w.bytes(src, from, end - from);
+  return true;
 }

@@ -19,6 +19,18 @@ export function writeJsonString(w: ByteWriter, src: Uint8Array, start: i32 = 0, 
   const base = src.dataStart + start;
   let i = 0;
   while (i < len) {
+    // Most bytes need nothing: copy each run of them in one go.
+    let j = i;
+    while (j < len) {
+      const c = <u32>load<u8>(base + j);
+      if (c < 0x20 || c == 0x22 || c == 0x5c || c >= 0x80 || (lower && c - 0x41 < 26)) break;
+      j++;
+    }
+    if (j > i) {
+      w.bytes(src, start + i, j - i);
+      i = j;
+      if (i >= len) break;
+    }
     const b = <u32>load<u8>(base + i);
     if (b < 0x80) {
       if (b == 0x22 || b == 0x5c) {

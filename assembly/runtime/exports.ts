@@ -4,6 +4,20 @@ import { Action } from "./abi";
 import { HttpContext, RootContext, roots, streams, createRoot } from "./context";
 import { logWarn } from "./host";
 
+// The runtime is AssemblyScript's "minimal" one: allocation without the incremental collector's
+// bookkeeping, and a full collection only when asked. Asking is safe only where no object is held
+// by a local alone, i.e. when a callback returns to the host: after every COLLECT_EVERY requests
+// logged, and after every tick.
+const COLLECT_EVERY = 64;
+let logged = 0;
+
+function collectSometimes(): void {
+  if (++logged >= COLLECT_EVERY) {
+    logged = 0;
+    __collect();
+  }
+}
+
 export function proxy_abi_version_0_2_1(): void {}
 
 /** The host allocates the blocks it hands us (header maps, bodies, properties) with this. */
@@ -44,6 +58,8 @@ export function proxy_on_configure(rootId: u32, configSize: u32): bool {
 export function proxy_on_tick(rootId: u32): void {
   const r = root(rootId);
   if (r !== null) r.onTick();
+  logged = 0;
+  __collect();
 }
 
 export function proxy_on_http_call_response(rootId: u32, token: u32, headerCount: u32, bodySize: u32, trailerCount: u32): void {
@@ -79,6 +95,7 @@ export function proxy_on_done(id: u32): bool {
 export function proxy_on_log(id: u32): void {
   const s = stream(id);
   if (s !== null) s.onLog();
+  collectSometimes();
 }
 
 export function proxy_on_delete(id: u32): void {

@@ -88,7 +88,7 @@ export async function buildCorpus(): Promise<GoldenCase[]> {
         requestBody: json({ big: 123456789012345678901234567890, empty: [], obj: {}, u: "é😀" }),
         responseBody: json({ ok: true }),
       },
-      raw: ['"body":{"big":123456789012345678901234567890,"empty":[],"obj":{},"u":"\\u00e9\\ud83d\\ude00"},"transfer_encoding":"json"'],
+      raw: ['"body":{"big": 123456789012345678901234567890, "empty": [], "obj": {}, "u": "\\u00e9\\ud83d\\ude00"},"transfer_encoding":"json"'],
     },
     ...[
       ["application/vnd.api+json", true],

@@ -166,6 +166,8 @@ export class KongWasmHost {
   hostCalls = 0;
   /** With timeHostCalls: nanoseconds spent in root callbacks (on_tick, on_http_call_response). */
   rootNs = 0n;
+  /** With timeHostCalls: nanoseconds spent inside calls into wasm (host functions they call included). */
+  wasmNs = 0n;
 
   private instance!: WebAssembly.Instance;
   /** The current instance's exports (replaced after a trap). */
@@ -312,10 +314,13 @@ export class KongWasmHost {
   private enter<T>(scope: CallScope, fn: () => T): T {
     const saved = this.scope;
     this.scope = scope;
+    const timed = this.opts.timeHostCalls && saved === null;
+    const t0 = timed ? process.hrtime.bigint() : 0n;
     try {
       return fn();
     } finally {
       this.scope = saved;
+      if (timed) this.wasmNs += process.hrtime.bigint() - t0;
     }
   }
 
