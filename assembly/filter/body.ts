@@ -6,7 +6,7 @@ import { HeaderMap } from "../runtime/headers";
 import { MaskSet, scanJson } from "./jsonscan";
 import { writeBase64 } from "./base64";
 import { InflateStatus, InflateResult, gunzip, inflateDeflateEncoding } from "./inflate";
-import { utf8 } from "./bytes";
+import { utf8, asciiLower } from "./bytes";
 
 export const enum BodyState {
   /** No body (or none seen yet). */
@@ -108,7 +108,7 @@ function lowerToken(v: Uint8Array): string {
   let e = v.length;
   while (s < e && (v[s] == 0x20 || v[s] == 0x09)) s++;
   while (e > s && (v[e - 1] == 0x20 || v[e - 1] == 0x09)) e--;
-  return String.UTF8.decodeUnsafe(v.dataStart + s, e - s).toLowerCase();
+  return asciiLower(String.UTF8.decodeUnsafe(v.dataStart + s, e - s));
 }
 
 /**

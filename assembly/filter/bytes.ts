@@ -103,3 +103,34 @@ export function utf8(s: string): Uint8Array {
 export function bytesToString(b: Uint8Array): string {
   return String.UTF8.decodeUnsafe(b.dataStart, b.length);
 }
+
+/** ASCII lower case (header names, schemes, encodings: all ASCII; no Unicode tables needed). */
+export function asciiLower(s: string): string {
+  let i = 0;
+  const n = s.length;
+  while (i < n) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) break;
+    i++;
+  }
+  if (i == n) return s;
+  let out = s.substring(0, i);
+  for (; i < n; i++) {
+    const c = s.charCodeAt(i);
+    out += String.fromCharCode(c >= 0x41 && c <= 0x5a ? c | 0x20 : c);
+  }
+  return out;
+}
+
+/** A run of decimal digits as a number; -1 when empty, not all digits, or longer than 9 digits. */
+export function decimal(s: string, start: i32 = 0, end: i32 = -1): i32 {
+  if (end < 0) end = s.length;
+  if (end <= start || end - start > 9) return -1;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const c = s.charCodeAt(i) - 0x30;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}

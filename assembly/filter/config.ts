@@ -3,6 +3,7 @@
 // can log them and keep traffic flowing.
 import { JsonParser, JValue, JKind, JObject, JString, JBool, JNumber, JArray } from "./json";
 import { Endpoint, parseEndpoint } from "./endpoint";
+import { asciiLower } from "./bytes";
 
 export class Config {
   applicationId: string = "";
@@ -122,7 +123,7 @@ class Reader {
 
 function lowerAll(list: Array<string>): Array<string> {
   const out = new Array<string>(list.length);
-  for (let i = 0; i < list.length; i++) out[i] = list[i].toLowerCase();
+  for (let i = 0; i < list.length; i++) out[i] = asciiLower(list[i]);
   return out;
 }
 
@@ -190,10 +191,10 @@ export function parseConfig(text: Uint8Array): ConfigResult {
   c.responseBodyMasks = concat(r.strings("response_body_masks"), r.strings("response_masks"));
   c.requestQueryMasks = r.strings("request_query_masks");
 
-  c.userIdHeader = r.str("user_id_header", c.userIdHeader).toLowerCase();
-  c.companyIdHeader = r.str("company_id_header", c.companyIdHeader).toLowerCase();
-  c.sessionTokenHeader = r.str("session_token_header", c.sessionTokenHeader).toLowerCase();
-  c.authorizationHeaderName = r.str("authorization_header_name", c.authorizationHeaderName).toLowerCase();
+  c.userIdHeader = asciiLower(r.str("user_id_header", c.userIdHeader));
+  c.companyIdHeader = asciiLower(r.str("company_id_header", c.companyIdHeader));
+  c.sessionTokenHeader = asciiLower(r.str("session_token_header", c.sessionTokenHeader));
+  c.authorizationHeaderName = asciiLower(r.str("authorization_header_name", c.authorizationHeaderName));
   c.authorizationUserIdField = r.str("authorization_user_id_field", c.authorizationUserIdField);
   c.authorizationCompanyIdField = r.str("authorization_company_id_field", c.authorizationCompanyIdField);
 

@@ -1,3 +1,5 @@
+import { asciiLower, decimal } from "./bytes";
+
 // Where batches go. Kong's dispatch wants `host:port` (it cannot take a URL), plus `:authority` for
 // Host and SNI and `:scheme: https` for TLS; the path prefix of api_endpoint is kept.
 
@@ -37,7 +39,7 @@ function isHostChar(c: i32): bool {
 export function parseEndpoint(url: string): Endpoint | null {
   const e = new Endpoint();
   let rest: string;
-  const lower = url.toLowerCase();
+  const lower = asciiLower(url);
   if (lower.startsWith("https://")) { e.scheme = "https"; e.port = 443; rest = url.substring(8); }
   else if (lower.startsWith("http://")) { e.scheme = "http"; e.port = 80; rest = url.substring(7); }
   else return null;
@@ -79,11 +81,11 @@ export function parseEndpoint(url: string): Endpoint | null {
   }
   if (portText.length > 0 || hostport.endsWith(":")) {
     if (!isDigits(portText) || portText.length > 5 || portText.startsWith("0")) return null;
-    const p = I32.parseInt(portText);
+    const p = decimal(portText);
     if (p < 1 || p > 65535) return null;
     e.port = p;
   }
-  e.host = host.toLowerCase();
+  e.host = asciiLower(host);
   e.basePath = path;
   return e;
 }

@@ -159,7 +159,7 @@ export class JsonParser {
       while ((c = this.peek()) >= 0x30 && c <= 0x39) this.pos++;
     }
     const text = String.UTF8.decodeUnsafe(this.src.dataStart + start, this.pos - start);
-    return new JNumber(parseFloat(text), text);
+    return new JNumber(numberValue(text), text);
   }
 
   private hex4(): i32 {
@@ -213,4 +213,36 @@ export class JsonParser {
     }
     return out;
   }
+}
+
+/**
+ * The value of a JSON number already checked against the grammar. Exact for integers up to 2^53
+ * (all a configuration or a sampling rate needs); close enough otherwise. Written here so the
+ * filter does not carry a general strtod.
+ */
+function numberValue(t: string): f64 {
+  let i = 0;
+  const n = t.length;
+  let neg = false;
+  if (t.charCodeAt(0) == 0x2d) { neg = true; i++; }
+  let v: f64 = 0;
+  while (i < n && t.charCodeAt(i) >= 0x30 && t.charCodeAt(i) <= 0x39) v = v * 10 + <f64>(t.charCodeAt(i++) - 0x30);
+  let scale = 0;
+  if (i < n && t.charCodeAt(i) == 0x2e) {
+    i++;
+    while (i < n && t.charCodeAt(i) >= 0x30 && t.charCodeAt(i) <= 0x39) { v = v * 10 + <f64>(t.charCodeAt(i++) - 0x30); scale--; }
+  }
+  if (i < n) {
+    i++; // e or E
+    let eneg = false;
+    if (t.charCodeAt(i) == 0x2b) i++;
+    else if (t.charCodeAt(i) == 0x2d) { eneg = true; i++; }
+    let e = 0;
+    while (i < n) { e = min(e * 10 + (t.charCodeAt(i++) - 0x30), 100000); }
+    scale += eneg ? -e : e;
+  }
+  // Apply the power of ten in steps, so exact results stay exact (1e3 is 1000).
+  while (scale > 0 && v != Infinity) { v *= 10; scale--; }
+  while (scale < 0 && v != 0) { v /= 10; scale++; }
+  return neg ? -v : v;
 }

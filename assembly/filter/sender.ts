@@ -7,7 +7,7 @@
 import { Config } from "./config";
 import { EventQueue, joinBatch } from "./queue";
 import { Stats, LogLimiter } from "./stats";
-import { utf8 } from "./bytes";
+import { utf8, decimal } from "./bytes";
 import { gzip } from "./deflate";
 import { random01 } from "./random";
 import { Sampling } from "./sampling";
@@ -244,7 +244,7 @@ export class Sender {
       return;
     }
     // Exponential backoff with jitter (half fixed, half random), unless the collector asked for longer.
-    const exp = min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * Math.pow(2, <f64>(batch.attempts - 1)));
+    const exp = min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * <f64>(1 << min(batch.attempts - 1, 20)));
     let delay = <i64>(exp / 2 + random01() * exp / 2);
     if (retryAfter > delay) delay = retryAfter;
     batch.nextMs = nowMs + <u64>delay;
@@ -318,13 +318,13 @@ const MONTHS = "JanFebMarAprMayJunJulAugSepOctNovDec";
 /** IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") to epoch ms; 0 when it is not one. */
 export function parseHttpDate(s: string): i64 {
   if (s.length != 29 || s.charAt(3) != "," || !s.endsWith(" GMT")) return 0;
-  const day = I32.parseInt(s.substring(5, 7));
+  const day = decimal(s, 5, 7);
   const month = MONTHS.indexOf(s.substring(8, 11));
-  const year = I32.parseInt(s.substring(12, 16));
-  const hh = I32.parseInt(s.substring(17, 19));
-  const mm = I32.parseInt(s.substring(20, 22));
-  const ss = I32.parseInt(s.substring(23, 25));
-  if (month < 0 || month % 3 != 0 || day < 1 || day > 31 || year < 1970 || hh > 23 || mm > 59 || ss > 60) return 0;
+  const year = decimal(s, 12, 16);
+  const hh = decimal(s, 17, 19);
+  const mm = decimal(s, 20, 22);
+  const ss = decimal(s, 23, 25);
+  if (month < 0 || month % 3 != 0 || day < 1 || hh < 0 || mm < 0 || ss < 0 || day > 31 || year < 1970 || hh > 23 || mm > 59 || ss > 60) return 0;
   // days_from_civil (Howard Hinnant)
   const m = month / 3 + 1;
   const y = m <= 2 ? year - 1 : year;
