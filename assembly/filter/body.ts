@@ -130,7 +130,7 @@ export function writeBody(w: ByteWriter, cap: BodyCapture | null, headers: Heade
   }
   const data = cap.data;
   if (cap.state != BodyState.Captured || data === null || data.length == 0) return null;
-  let body = data.toBytes();
+  let body = data.view();
   let note: string | null = null;
 
   const ce = headers.find(CONTENT_ENCODING);

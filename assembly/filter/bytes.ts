@@ -78,6 +78,11 @@ export class ByteWriter {
     return this.buf.slice(0, this.length);
   }
 
+  /** What was written, without a copy: valid until the writer is written to again. */
+  view(): Uint8Array {
+    return this.buf.subarray(0, this.length);
+  }
+
   /** The byte at `pos` (which must be below `length`). */
   at(pos: i32): u8 {
     return load<u8>(this.buf.dataStart + pos);

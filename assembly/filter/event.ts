@@ -73,7 +73,7 @@ export function writeHeaders(w: ByteWriter, map: HeaderMap, masks: Array<Uint8Ar
       joined.byte(0x2c).byte(0x20).bytes(data, map.valueStart(later), map.valueLength(later));
       later = nextSame(map, i, later + 1);
     }
-    writeJsonString(w, joined.toBytes());
+    writeJsonString(w, joined.view());
   }
   // A header the filter itself set (the transaction id) after it had read the map.
   if (extraName !== null && extraValue !== null) {
@@ -138,14 +138,20 @@ function writeOptionalString(w: ByteWriter, name: string, v: Uint8Array | null):
 
 /** The event as JSON bytes. */
 export function buildEvent(c: Capture, opts: EventOptions): Uint8Array {
-  const w = new ByteWriter(1024);
+  // Sized from what goes in (bodies grow by a third as base64), so the buffer rarely has to grow.
+  let estimate = 768 + c.requestHeaders.data.length + c.responseHeaders.data.length + c.path.length;
+  const rb = c.requestBody;
+  if (rb !== null && rb.data !== null) estimate += rb.data!.length * 4 / 3;
+  const sb = c.responseBody;
+  if (sb !== null && sb.data !== null) estimate += sb.data!.length * 4 / 3;
+  const w = new ByteWriter(<i32>min(estimate, 4 * 1024 * 1024));
   w.ascii("{\"request\":{\"time\":");
   writeIsoTime(w, c.requestMs);
   w.ascii(",\"uri\":");
   const uri = new ByteWriter(256);
   uri.bytes(c.scheme).ascii("://").bytes(c.host);
   writeMaskedPath(uri, c.path, opts.queryMasks);
-  writeJsonString(w, uri.toBytes());
+  writeJsonString(w, uri.view());
   w.ascii(",\"verb\":");
   writeJsonString(w, c.method);
   if (opts.apiVersion.length > 0) {

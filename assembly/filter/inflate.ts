@@ -13,10 +13,14 @@ export class InflateResult {
 }
 
 const MAXBITS = 15;
+/** Codes up to this long decode with one table lookup; longer ones bit by bit. */
+const FAST_BITS = 9;
 
 class Huffman {
   count: StaticArray<u16> = new StaticArray<u16>(MAXBITS + 1);
   symbol: StaticArray<u16>;
+  /** Indexed by the next FAST_BITS input bits: (code length << 12) | symbol, or 0 for a longer code. */
+  fast: StaticArray<u16> = new StaticArray<u16>(1 << FAST_BITS);
   constructor(n: i32) {
     this.symbol = new StaticArray<u16>(n);
   }
@@ -34,7 +38,7 @@ const CLORDER: StaticArray<u8> = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3
  * Builds a canonical Huffman decoder from code lengths. Returns 0 for a complete code, a positive
  * number for an incomplete one, negative for an over-subscribed one (as puff.c does).
  */
-function construct(h: Huffman, lengths: StaticArray<u8>, offset: i32, n: i32): i32 {
+function construct(h: Huffman, lengths: StaticArray<u8>, offset: i32, n: i32, fast: bool = true): i32 {
   for (let len = 0; len <= MAXBITS; len++) unchecked(h.count[len] = 0);
   for (let s = 0; s < n; s++) {
     const l = unchecked(lengths[offset + s]);
@@ -58,7 +62,29 @@ function construct(h: Huffman, lengths: StaticArray<u8>, offset: i32, n: i32): i
       unchecked(offs[l] = o + 1);
     }
   }
+  if (fast) buildFast(h);
   return left;
+}
+
+/** Fills the lookup table: every bit pattern that starts with a short code points to its symbol. */
+function buildFast(h: Huffman): void {
+  const fast = h.fast;
+  for (let i = 0; i < (1 << FAST_BITS); i++) unchecked(fast[i] = 0);
+  let code = 0;
+  let index = 0;
+  for (let len = 1; len <= FAST_BITS; len++) {
+    const count = <i32>unchecked(h.count[len]);
+    for (let k = 0; k < count; k++) {
+      // Codes are sent most significant bit first, and read least significant first: reverse.
+      let c = code + k;
+      let rev = 0;
+      for (let b = 0; b < len; b++) { rev = (rev << 1) | (c & 1); c >>= 1; }
+      const entry = <u16>((len << 12) | <i32>unchecked(h.symbol[index + k]));
+      for (let fill = rev; fill < (1 << FAST_BITS); fill += 1 << len) unchecked(fast[fill] = entry);
+    }
+    index += count;
+    code = (code + count) << 1;
+  }
 }
 
 let fixedLen: Huffman | null = null;
@@ -92,6 +118,22 @@ class Inflater {
   constructor(private src: Uint8Array, start: i32, private end: i32, private maxOut: i32) {
     this.pos = start;
     this.out = new Uint8Array(min(max(64, (end - start) * 4), max(maxOut, 64)));
+  }
+
+  /** Loads whole input bytes into the bit buffer while there is room for them. */
+  @inline private fill(): void {
+    while (this.bitcnt <= 24 && this.pos < this.end) {
+      this.bitbuf |= <u32>load<u8>(this.src.dataStart + this.pos) << this.bitcnt;
+      this.pos++;
+      this.bitcnt += 8;
+    }
+  }
+
+  /** Back to a byte boundary: the partial byte's bits are dropped, whole bytes go back to the input. */
+  private alignToByte(): void {
+    this.pos -= this.bitcnt >> 3;
+    this.bitbuf = 0;
+    this.bitcnt = 0;
   }
 
   bits(need: i32): u32 {
@@ -128,8 +170,7 @@ class Inflater {
   }
 
   private stored(): bool {
-    this.bitbuf = 0;
-    this.bitcnt = 0;
+    this.alignToByte();
     if (this.pos + 4 > this.end) return false;
     const p = this.src.dataStart + this.pos;
     const len = <i32>load<u8>(p) | (<i32>load<u8>(p + 1) << 8);
@@ -145,6 +186,15 @@ class Inflater {
   }
 
   private decode(h: Huffman): i32 {
+    if (this.bitcnt < FAST_BITS) this.fill();
+    // A table left empty (the code-length code) has only zeros: every lookup falls through.
+    const e = <i32>unchecked(h.fast[this.bitbuf & ((1 << FAST_BITS) - 1)]);
+    if (e != 0 && (e >> 12) <= this.bitcnt) {
+      const len = e >> 12;
+      this.bitbuf >>= len;
+      this.bitcnt -= len;
+      return e & 0xfff;
+    }
     let code = 0;
     let first = 0;
     let index = 0;
@@ -210,7 +260,7 @@ class Inflater {
     const lencode = new Huffman(286);
     const distcode = new Huffman(30);
     // The code-length code must be complete.
-    if (construct(lencode, lengths, 0, 19) != 0) return false;
+    if (construct(lencode, lengths, 0, 19, false) != 0) return false;
     let index = 0;
     while (index < nlen + ndist) {
       let symbol = this.decode(lencode);
@@ -256,8 +306,7 @@ class Inflater {
       if (!ok) return this.tooLarge ? InflateStatus.TooLarge : InflateStatus.Corrupt;
     } while (last == 0);
     // Drop the bits left in the last byte: what follows starts on a byte boundary.
-    this.bitbuf = 0;
-    this.bitcnt = 0;
+    this.alignToByte();
     return InflateStatus.Ok;
   }
 
@@ -273,22 +322,35 @@ export function inflateRaw(src: Uint8Array, maxOut: i32): InflateResult {
   return new InflateResult(st, st == InflateStatus.Ok ? inf.result() : null);
 }
 
-const CRC_TABLE = new StaticArray<u32>(256);
+// CRC-32 four bytes at a time ("slicing by 4"): four 256-entry tables, made on first use.
+const CRC_TABLE = new StaticArray<u32>(1024);
 let crcReady = false;
 
 export function crc32(data: Uint8Array, start: i32 = 0, len: i32 = -1, crc: u32 = 0): u32 {
+  const t = CRC_TABLE;
   if (!crcReady) {
     for (let n: u32 = 0; n < 256; n++) {
       let c = n;
       for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >> 1) : c >> 1;
-      unchecked(CRC_TABLE[n] = c);
+      unchecked(t[n] = c);
+    }
+    for (let n = 0; n < 256; n++) {
+      for (let k = 1; k < 4; k++) {
+        const prev = unchecked(t[(k - 1) * 256 + n]);
+        unchecked(t[k * 256 + n] = (prev >> 8) ^ unchecked(t[prev & 0xff]));
+      }
     }
     crcReady = true;
   }
   if (len < 0) len = data.length - start;
   let c = ~crc;
   const base = data.dataStart + start;
-  for (let i = 0; i < len; i++) c = unchecked(CRC_TABLE[(c ^ load<u8>(base + i)) & 0xff]) ^ (c >> 8);
+  let i = 0;
+  for (; i + 4 <= len; i += 4) {
+    c ^= load<u32>(base + i);
+    c = unchecked(t[768 + (c & 0xff)]) ^ unchecked(t[512 + ((c >> 8) & 0xff)]) ^ unchecked(t[256 + ((c >> 16) & 0xff)]) ^ unchecked(t[c >> 24]);
+  }
+  for (; i < len; i++) c = unchecked(t[(c ^ load<u8>(base + i)) & 0xff]) ^ (c >> 8);
   return ~c;
 }
 

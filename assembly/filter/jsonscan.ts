@@ -75,8 +75,17 @@ class Scanner {
     return <u32>load<u8>(this.base + i);
   }
 
-  private skipWs(): void {
-    while (this.pos < this.end && isWs(this.at(this.pos))) this.pos++;
+  @inline private skipWs(): void {
+    let p = this.pos;
+    const end = this.end;
+    const base = this.base;
+    while (p < end) {
+      const c = <u32>load<u8>(base + p);
+      // Most tokens are not preceded by whitespace: one comparison decides.
+      if (c > 0x20 || !isWs(c)) break;
+      p++;
+    }
+    this.pos = p;
   }
 
   @inline private get inMasked(): bool {
