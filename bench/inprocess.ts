@@ -105,9 +105,9 @@ export interface PhaseCost {
 }
 
 /** A host for benchmarks: timed host calls, dispatches answered in-process. */
-export function benchHost(name: "moesif" | "noop", config: object, answer = 201, clock?: () => number): { host: KongWasmHost; batches: Buffer[] } {
+export function benchHost(name: "moesif" | "noop", config: object, answer = 201, clock?: () => number, bytes?: Buffer): { host: KongWasmHost; batches: Buffer[] } {
   const batches: Buffer[] = [];
-  const host = new KongWasmHost(wasm(name), [{ name, config: JSON.stringify(config) }], {
+  const host = new KongWasmHost(bytes ?? wasm(name), [{ name, config: JSON.stringify(config) }], {
     autoTick: false, timeHostCalls: true, clientBodyBufferSize: 1024 * 1024, clock,
     dispatchStub: (call) => {
       if (call.body.length > 0) batches.push(call.body);
