@@ -101,6 +101,9 @@ export class ByteWriter {
   }
 }
 
+/** A shared empty byte array, for defaults (never written to). */
+export const EMPTY_BYTES = new Uint8Array(0);
+
 export function utf8(s: string): Uint8Array {
   return Uint8Array.wrap(String.UTF8.encode(s));
 }

@@ -1,5 +1,5 @@
 // Builds one Moesif event (moesif-protocol.md) as UTF-8 JSON bytes, straight from captured bytes.
-import { ByteWriter } from "./bytes";
+import { ByteWriter, EMPTY_BYTES, utf8 } from "./bytes";
 import { HeaderMap, equalsLowered } from "../runtime/headers";
 import { writeJsonString, writeJsonText } from "./jsonwrite";
 import { writeIsoTime } from "./time";
@@ -19,10 +19,10 @@ export class KongInfo {
 export class Capture {
   requestMs: u64 = 0;
   responseMs: u64 = 0;
-  method: Uint8Array = new Uint8Array(0);
-  scheme: Uint8Array = new Uint8Array(0);
-  host: Uint8Array = new Uint8Array(0);
-  path: Uint8Array = new Uint8Array(0);
+  method: Uint8Array = EMPTY_BYTES;
+  scheme: Uint8Array = EMPTY_BYTES;
+  host: Uint8Array = EMPTY_BYTES;
+  path: Uint8Array = EMPTY_BYTES;
   requestHeaders: HeaderMap = HeaderMap.empty();
   responseHeaders: HeaderMap = HeaderMap.empty();
   status: i32 = 0;
@@ -58,7 +58,7 @@ export function writeHeaders(w: ByteWriter, map: HeaderMap, masks: Array<Uint8Ar
     w.byte(0x3a);
     if (masks !== null && isMasked(map, i, masks)) {
       // The name stays, so the user sees the header was there.
-      w.ascii("\"*****\"");
+      w.bytes(L_MASKED);
       continue;
     }
     // Join this header's value with the values of later pairs of the same name.
@@ -118,6 +118,16 @@ function nextSame(map: HeaderMap, i: i32, from: i32): i32 {
   return -1;
 }
 
+// The event's fixed fragments, as UTF-8 once (copied, not converted, per event).
+const L_REQUEST = utf8("{\"request\":{\"time\":");
+const L_URI = utf8(",\"uri\":");
+const L_VERB = utf8(",\"verb\":");
+const L_RESPONSE = utf8("},\"response\":{\"time\":");
+const L_STATUS = utf8(",\"status\":");
+const L_DIRECTION = utf8(",\"direction\":\"Incoming\",\"weight\":");
+const L_MASKED = utf8("\"*****\"");
+const L_HEADERS = utf8(",\"headers\":");
+
 export const TRANSACTION_HEADER = "x-moesif-transaction-id";
 
 /** Everything about encoding events that follows from the configuration, computed once. */
@@ -145,14 +155,14 @@ export function buildEvent(c: Capture, opts: EventOptions): Uint8Array {
   const sb = c.responseBody;
   if (sb !== null && sb.data !== null) estimate += sb.data!.length * 4 / 3;
   const w = new ByteWriter(<i32>min(estimate, 4 * 1024 * 1024));
-  w.ascii("{\"request\":{\"time\":");
+  w.bytes(L_REQUEST);
   writeIsoTime(w, c.requestMs);
-  w.ascii(",\"uri\":");
+  w.bytes(L_URI);
   const uri = new ByteWriter(256);
   uri.bytes(c.scheme).ascii("://").bytes(c.host);
   writeMaskedPath(uri, c.path, opts.queryMasks);
   writeJsonString(w, uri.view());
-  w.ascii(",\"verb\":");
+  w.bytes(L_VERB);
   writeJsonString(w, c.method);
   if (opts.apiVersion.length > 0) {
     w.ascii(",\"api_version\":");
@@ -160,13 +170,13 @@ export function buildEvent(c: Capture, opts: EventOptions): Uint8Array {
   }
   const ip = c.ipAddress;
   if (ip !== null && ip.length > 0) writeOptionalString(w, "ip_address", ip);
-  w.ascii(",\"headers\":");
+  w.bytes(L_HEADERS);
   writeHeaders(w, c.requestHeaders, opts.requestHeaderMasks, c.transactionIdAdded ? TRANSACTION_HEADER : null, c.transactionId);
   const requestNote = writeBody(w, c.requestBody, c.requestHeaders, opts.requestBody);
-  w.ascii("},\"response\":{\"time\":");
+  w.bytes(L_RESPONSE);
   writeIsoTime(w, c.responseMs);
-  w.ascii(",\"status\":").u64(<u64>max(c.status, 0));
-  w.ascii(",\"headers\":");
+  w.bytes(L_STATUS).u64(<u64>max(c.status, 0));
+  w.bytes(L_HEADERS);
   writeHeaders(w, c.responseHeaders, opts.responseHeaderMasks);
   const responseNote = writeBody(w, c.responseBody, c.responseHeaders, opts.responseBody);
   w.byte(0x7d);
@@ -174,7 +184,7 @@ export function buildEvent(c: Capture, opts: EventOptions): Uint8Array {
   writeOptionalString(w, "company_id", c.identity.companyId);
   writeOptionalString(w, "session_token", c.identity.sessionToken);
   writeOptionalString(w, "transaction_id", c.transactionId);
-  w.ascii(",\"direction\":\"Incoming\",\"weight\":").u64(<u64>max(c.weight, 1));
+  w.bytes(L_DIRECTION).u64(<u64>max(c.weight, 1));
   writeMetadata(w, c.kong, requestNote, responseNote);
   w.byte(0x7d);
   return w.toBytes();

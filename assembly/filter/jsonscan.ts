@@ -5,7 +5,7 @@
 // tracked on an explicit stack, so a hostile body cannot exhaust the call stack.
 import { ByteWriter } from "./bytes";
 
-const MASKED: string = "\"*****\"";
+const MASKED = Uint8Array.wrap(String.UTF8.encode("\"*****\""));
 
 /** The mask keys of one body direction, as UTF-8 bytes. */
 export class MaskSet {
@@ -35,6 +35,7 @@ export class MaskSet {
   }
 }
 
+const EMPTY_SCRATCH = new Uint8Array(0);
 const OBJECT: u8 = 1;
 const ARRAY: u8 = 2;
 
@@ -64,7 +65,7 @@ class Scanner {
   private maskStart: i32 = 0;
   /** Masked values found, as [start, end) pairs of offsets into the body. */
   ranges: Array<i32> = [];
-  private scratch: Uint8Array = new Uint8Array(0);
+  private scratch: Uint8Array = EMPTY_SCRATCH;
 
   constructor(private src: Uint8Array, private masks: MaskSet | null) {
     this.base = src.dataStart;
@@ -313,7 +314,7 @@ export function scanJson(src: Uint8Array, masks: MaskSet | null, w: ByteWriter):
   for (let i = 0; i < ranges.length; i += 2) {
     const a = unchecked(ranges[i]);
     w.bytes(src, from, a - from);
-    w.ascii(MASKED);
+    w.bytes(MASKED);
     from = unchecked(ranges[i + 1]);
   }
   w.bytes(src, from, end - from);

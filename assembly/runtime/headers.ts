@@ -11,8 +11,9 @@ export class HeaderMap {
     this.offsets = offsets;
   }
 
+  /** The empty map (shared: it is never written to). */
   static empty(): HeaderMap {
-    return new HeaderMap(new Uint8Array(0), 0, new StaticArray<u32>(0));
+    return EMPTY_MAP;
   }
 
   @inline keyStart(i: i32): u32 { return unchecked(this.offsets[i << 2]); }
@@ -40,6 +41,8 @@ export class HeaderMap {
     return this.data.slice(s, s + <i32>this.keyLength(i));
   }
 }
+
+const EMPTY_MAP = new HeaderMap(new Uint8Array(0), 0, new StaticArray<u32>(0));
 
 /** True when data[at .. at+lower.length) equals `lower` once ASCII upper case is folded. */
 export function equalsLowered(data: Uint8Array, at: u32, lower: Uint8Array): bool {
