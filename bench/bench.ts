@@ -215,6 +215,12 @@ async function main() {
   out(`| moesif.wasm size | ≤ 64 KiB | ${f(wasmBytes.length / 1024, 1)} KiB | ${target(wasmBytes.length <= 64 * 1024)} |`);
   out(`| gzip size vs zlib level 6 | within 15% | ${f((c.filter.size / c.zlib6.size - 1) * 100, 1)}% | ${target(c.filter.size / c.zlib6.size <= 1.15)} |`);
   out();
+  out("Where a target is missed, why, and what would close it:");
+  out();
+  out("- **Events per second per core.** The filter's own work per JSON POST is now about four times less than first measured (section 1b), but still well short of 10 µs. What remains, by the profile: allocation (a fresh object or byte array for every header value, property and body read), then the JSON scan. Next steps: an arena reset per request instead of the collector, reading header values as views into the header-map block, and scanning masks only for keys of the masked lengths.");
+  out("- **End-to-end p99 against the no-op filter.** This gateway is one Node.js process: the filter's log-phase work (and the Node host's JavaScript marshalling, several times the filter's own time) competes with proxying for the same thread. In Kong the host functions are C and the log phase runs after the response is sent, so only throughput would feel it; this figure is an upper bound for Kong, not a measurement of it.");
+  out("- **Size.** From 141 KiB to about 83 KiB (34 KB gzip'd): the minimal runtime, ASCII-only case folding and our own number reading removed the largest pieces. What is left is mostly the features themselves (inflate, gzip, the JSON scanner, the regex matcher for sampling, the configuration parser) and AssemblyScript's object visitor. 64 KiB would mean dropping a feature or moving messages out of the binary; a Kubernetes ConfigMap (1 MiB) holds it many times over either way.");
+  out();
   if (!QUICK) writeFileSync(`${rootDir}/BENCHMARKS.md`, lines.join("\n") + "\n");
 }
 
