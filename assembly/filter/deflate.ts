@@ -1,7 +1,7 @@
 // DEFLATE compression (RFC 1951) and its gzip wrapper (RFC 1952), for `enable_compression`.
 // LZ77 over a 32 KB window with hash chains and lazy matching (the parameters of zlib's level 6),
 // then per block the cheapest of dynamic Huffman, fixed Huffman or stored coding.
-import { crc32 } from "./inflate";
+import { crc32, fixedLiteralLengths } from "./inflate";
 
 const WSIZE = 32768;
 const WMASK = WSIZE - 1;
@@ -104,6 +104,25 @@ class BitWriter {
   }
 }
 
+/** Heap order: lighter first, ties by node number (so the trees are the same on every run). */
+@inline function less(a: i32, b: i32, w: StaticArray<u64>): bool {
+  return unchecked(w[a]) < unchecked(w[b]) || (unchecked(w[a]) == unchecked(w[b]) && a < b);
+}
+
+/** Puts node `x` at the top of the 1-based heap of `size` nodes and sifts it down to its place. */
+function siftDown(heap: StaticArray<i32>, size: i32, x: i32, weight: StaticArray<u64>): void {
+  let k = 1;
+  while (true) {
+    let c = k << 1;
+    if (c > size) break;
+    if (c < size && less(unchecked(heap[c + 1]), unchecked(heap[c]), weight)) c++;
+    if (!less(unchecked(heap[c]), x, weight)) break;
+    unchecked(heap[k] = unchecked(heap[c]));
+    k = c;
+  }
+  unchecked(heap[k] = x);
+}
+
 /** Code lengths for `freq`, no longer than `limit`, by Huffman's algorithm on a binary heap. */
 function buildLengths(freq: StaticArray<u32>, n: i32, limit: i32, lengths: StaticArray<u8>): void {
   for (let i = 0; i < n; i++) unchecked(lengths[i] = 0);
@@ -131,7 +150,6 @@ function buildLengths(freq: StaticArray<u32>, n: i32, limit: i32, lengths: Stati
     const parent = new StaticArray<i32>(total);
     const heap = new StaticArray<i32>(n + 1);
     let size = 0;
-    const less = (a: i32, b: i32, w: StaticArray<u64>): bool => unchecked(w[a]) < unchecked(w[b]) || (unchecked(w[a]) == unchecked(w[b]) && a < b);
     for (let i = 0; i < n; i++) {
       unchecked(parent[i] = -1);
       if (unchecked(f[i]) == 0) continue;
@@ -144,35 +162,15 @@ function buildLengths(freq: StaticArray<u32>, n: i32, limit: i32, lengths: Stati
     let next = n;
     while (size > 1) {
       const a = unchecked(heap[1]);
-      // pop a
-      let x = unchecked(heap[size--]);
-      let k = 1;
-      while (true) {
-        let c = k << 1;
-        if (c > size) break;
-        if (c < size && less(unchecked(heap[c + 1]), unchecked(heap[c]), weight)) c++;
-        if (!less(unchecked(heap[c]), x, weight)) break;
-        unchecked(heap[k] = unchecked(heap[c]));
-        k = c;
-      }
-      unchecked(heap[k] = x);
+      // Pop a, then replace the new top (b) with the node a+b.
+      siftDown(heap, --size, unchecked(heap[size + 1]), weight);
       const b = unchecked(heap[1]);
       // replace top with the new node a+b
       unchecked(weight[next] = unchecked(weight[a]) + unchecked(weight[b]));
       unchecked(parent[next] = -1);
       unchecked(parent[a] = next);
       unchecked(parent[b] = next);
-      x = next;
-      k = 1;
-      while (true) {
-        let c = k << 1;
-        if (c > size) break;
-        if (c < size && less(unchecked(heap[c + 1]), unchecked(heap[c]), weight)) c++;
-        if (!less(unchecked(heap[c]), x, weight)) break;
-        unchecked(heap[k] = unchecked(heap[c]));
-        k = c;
-      }
-      unchecked(heap[k] = x);
+      siftDown(heap, size, next, weight);
       next++;
     }
     let longest = 0;
@@ -219,11 +217,7 @@ let fixedDistCode: StaticArray<u16> | null = null;
 
 function fixed(): void {
   if (fixedLitLen !== null) return;
-  const ll = new StaticArray<u8>(288);
-  for (let i = 0; i < 144; i++) unchecked(ll[i] = 8);
-  for (let i = 144; i < 256; i++) unchecked(ll[i] = 9);
-  for (let i = 256; i < 280; i++) unchecked(ll[i] = 7);
-  for (let i = 280; i < 288; i++) unchecked(ll[i] = 8);
+  const ll = fixedLiteralLengths();
   const dl = new StaticArray<u8>(30);
   for (let i = 0; i < 30; i++) unchecked(dl[i] = 5);
   const lc = new StaticArray<u16>(288);

@@ -90,13 +90,19 @@ function buildFast(h: Huffman): void {
 let fixedLen: Huffman | null = null;
 let fixedDist: Huffman | null = null;
 
-function fixedTables(): void {
-  if (fixedLen !== null) return;
+/** The code lengths of the fixed literal/length code (RFC 1951 3.2.6). */
+export function fixedLiteralLengths(): StaticArray<u8> {
   const lengths = new StaticArray<u8>(288);
   for (let s = 0; s < 144; s++) unchecked(lengths[s] = 8);
   for (let s = 144; s < 256; s++) unchecked(lengths[s] = 9);
   for (let s = 256; s < 280; s++) unchecked(lengths[s] = 7);
   for (let s = 280; s < 288; s++) unchecked(lengths[s] = 8);
+  return lengths;
+}
+
+function fixedTables(): void {
+  if (fixedLen !== null) return;
+  const lengths = fixedLiteralLengths();
   const l = new Huffman(288);
   construct(l, lengths, 0, 288);
   for (let s = 0; s < 30; s++) unchecked(lengths[s] = 5);

@@ -102,3 +102,13 @@ export async function harness(opts: HarnessOptions = {}): Promise<Harness> {
 export function logsAt(host: KongWasmHost, level: string): string[] {
   return host.logs.filter((l) => l.level === level).map((l) => l.message);
 }
+
+/** Ends a test's harness: the filter must never have trapped, whatever the test did. */
+export async function closeChecked(h: Harness | null): Promise<void> {
+  if (!h) return;
+  try {
+    if (h.host.traps.length > 0) throw new Error(`the filter trapped: ${h.host.traps[0].message}`);
+  } finally {
+    await h.close();
+  }
+}
