@@ -96,6 +96,11 @@ export class ByteWriter {
     this.length--;
   }
 
+  /** Makes room for `n` more bytes at once. */
+  reserve(n: i32): void {
+    this.ensure(n);
+  }
+
   reset(): void {
     this.length = 0;
   }

@@ -128,6 +128,9 @@ const L_DIRECTION = utf8(",\"direction\":\"Incoming\",\"weight\":");
 const L_MASKED = utf8("\"*****\"");
 const L_HEADERS = utf8(",\"headers\":");
 
+const EVENT_BUFFER = new ByteWriter(4096);
+const URI_BUFFER = new ByteWriter(512);
+
 export const TRANSACTION_HEADER = "x-moesif-transaction-id";
 
 /** Everything about encoding events that follows from the configuration, computed once. */
@@ -154,11 +157,15 @@ export function buildEvent(c: Capture, opts: EventOptions): Uint8Array {
   if (rb !== null && rb.data !== null) estimate += rb.data!.length * 4 / 3;
   const sb = c.responseBody;
   if (sb !== null && sb.data !== null) estimate += sb.data!.length * 4 / 3;
-  const w = new ByteWriter(<i32>min(estimate, 4 * 1024 * 1024));
+  // The event is built in one reused buffer (it only grows) and copied out once at the end.
+  const w = EVENT_BUFFER;
+  w.reset();
+  w.reserve(<i32>min(estimate, 4 * 1024 * 1024));
   w.bytes(L_REQUEST);
   writeIsoTime(w, c.requestMs);
   w.bytes(L_URI);
-  const uri = new ByteWriter(256);
+  const uri = URI_BUFFER;
+  uri.reset();
   uri.bytes(c.scheme).ascii("://").bytes(c.host);
   writeMaskedPath(uri, c.path, opts.queryMasks);
   writeJsonString(w, uri.view());

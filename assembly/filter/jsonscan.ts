@@ -56,8 +56,8 @@ const ARRAY: u8 = 2;
 
 class Scanner {
   pos: i32 = 0;
-  private base: usize;
-  private end: i32;
+  private base: usize = 0;
+  private end: i32 = 0;
   private stack: Uint8Array = new Uint8Array(32);
   depth: i32 = 0;
   // While >= 0, we are inside a masked value (which still gets validated) that began at maskStart.
@@ -66,10 +66,19 @@ class Scanner {
   /** Masked values found, as [start, end) pairs of offsets into the body. */
   ranges: Array<i32> = [];
   private scratch: Uint8Array = EMPTY_SCRATCH;
+  private src: Uint8Array = EMPTY_SCRATCH;
+  private masks: MaskSet | null = null;
 
-  constructor(private src: Uint8Array, private masks: MaskSet | null) {
+  /** Readies the (reused) scanner for another document. */
+  reset(src: Uint8Array, masks: MaskSet | null): void {
+    this.src = src;
+    this.masks = masks;
     this.base = src.dataStart;
     this.end = src.length;
+    this.pos = 0;
+    this.depth = 0;
+    this.maskDepth = -1;
+    this.ranges.length = 0;
   }
 
   @inline private at(i: i32): u32 {
@@ -298,12 +307,16 @@ class Scanner {
   }
 }
 
+const SCANNER = new Scanner();
+
 /**
  * Validates `src` as one JSON document and appends it to `w` (without the whitespace around it),
  * masked. Returns false, leaving `w` as it was, when `src` is not valid JSON.
  */
 export function scanJson(src: Uint8Array, masks: MaskSet | null, w: ByteWriter): bool {
-  const s = new Scanner(src, masks);
+  // One scanner serves every body: a filter instance is single-threaded and scanJson is not re-entered.
+  const s = SCANNER;
+  s.reset(src, masks);
   if (!s.run()) return false;
   let start = 0;
   let end = src.length;
