@@ -50,7 +50,6 @@ export class Config {
 export class ConfigResult {
   config: Config | null = null;
   errors: Array<string> = [];
-  warnings: Array<string> = [];
 }
 
 const INT_MAX: f64 = 2147483647;

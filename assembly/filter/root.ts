@@ -36,7 +36,6 @@ export class MoesifRoot extends RootContext {
       }
     }
     const result = parseConfig(text);
-    for (let i = 0; i < result.warnings.length; i++) logWarn("moesif: configuration: " + result.warnings[i]);
     const config = result.config;
     if (config === null) {
       logError("moesif: invalid configuration: " + result.errors.join("; ") + "; filter disabled, traffic passes untouched");
