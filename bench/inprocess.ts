@@ -99,8 +99,10 @@ export function requestState(s: Scenario, i: number, startMs: number): RequestSt
 export interface PhaseCost {
   requestPathNs: number;
   requestPathWasmNs: number;
+  requestPathHostNs: number;
   deferredNs: number;
   deferredWasmNs: number;
+  deferredHostNs: number;
   requests: number;
 }
 
@@ -120,13 +122,14 @@ export function benchHost(name: "moesif" | "noop", config: object, answer = 201,
 
 /** Drives `n` calls of a scenario and splits the time into the request path and the deferred work. */
 export async function measure(host: KongWasmHost, s: Scenario, n: number, tickEvery = 100): Promise<PhaseCost> {
-  const cost: PhaseCost = { requestPathNs: 0, requestPathWasmNs: 0, deferredNs: 0, deferredWasmNs: 0, requests: n };
+  const cost: PhaseCost = { requestPathNs: 0, requestPathWasmNs: 0, requestPathHostNs: 0, deferredNs: 0, deferredWasmNs: 0, deferredHostNs: 0, requests: n };
   const now = process.hrtime.bigint;
   // Time inside wasm, minus the host functions it called.
   const own = () => host.wasmNs - host.hostNs;
   for (let i = 0; i < n; i++) {
     const state = requestState(s, i, Date.now());
     let o0 = own();
+    let h0 = host.hostNs;
     let t0 = now();
     const stream = host.newStream(state);
     stream.requestHeaders();
@@ -138,20 +141,25 @@ export async function measure(host: KongWasmHost, s: Scenario, n: number, tickEv
     let t1 = now();
     cost.requestPathNs += Number(t1 - t0);
     cost.requestPathWasmNs += Number(own() - o0);
+    cost.requestPathHostNs += Number(host.hostNs - h0);
     o0 = own();
+    h0 = host.hostNs;
     t0 = now();
     stream.finish();
     t1 = now();
     cost.deferredNs += Number(t1 - t0);
     cost.deferredWasmNs += Number(own() - o0);
+    cost.deferredHostNs += Number(host.hostNs - h0);
     if ((i + 1) % tickEvery === 0 || i === n - 1) {
       // The tick and the dispatch answers are deferred work too.
       const r0 = host.rootNs;
       const w0 = own();
+      const hh = host.hostNs;
       host.tickAll();
       await host.settle();
       cost.deferredNs += Number(host.rootNs - r0);
       cost.deferredWasmNs += Number(own() - w0);
+      cost.deferredHostNs += Number(host.hostNs - hh);
     }
   }
   if (host.traps.length > 0) throw new Error(`the filter trapped: ${host.traps[0].message}`);

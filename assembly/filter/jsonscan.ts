@@ -11,6 +11,8 @@ const MASKED = Uint8Array.wrap(String.UTF8.encode("\"*****\""));
 export class MaskSet {
   keys: Array<Uint8Array> = [];
   maxLength: i32 = 0;
+  /** Bit n set when some key is n bytes long (n < 64): most keys are ruled out by length alone. */
+  lengths: u64 = 0;
 
   static of(names: Array<string>): MaskSet {
     const m = new MaskSet();
@@ -18,12 +20,18 @@ export class MaskSet {
       const k = Uint8Array.wrap(String.UTF8.encode(names[i]));
       m.keys.push(k);
       if (k.length > m.maxLength) m.maxLength = k.length;
+      if (k.length < 64) m.lengths |= (<u64>1) << <u64>k.length;
     }
     return m;
   }
 
   get empty(): bool {
     return this.keys.length == 0;
+  }
+
+  /** Whether some key has this length (cheap; a key of 64 bytes or more always may). */
+  @inline mayHave(len: i32): bool {
+    return len >= 64 ? len <= this.maxLength : (this.lengths & ((<u64>1) << <u64>len)) != 0;
   }
 
   has(src: Uint8Array, start: i32, len: i32): bool {
@@ -68,6 +76,8 @@ class Scanner {
   private scratch: Uint8Array = EMPTY_SCRATCH;
   private src: Uint8Array = EMPTY_SCRATCH;
   private masks: MaskSet | null = null;
+  /** Whether the string scanned last had a backslash escape in it. */
+  private lastEscaped: bool = false;
 
   /** Readies the (reused) scanner for another document. */
   reset(src: Uint8Array, masks: MaskSet | null): void {
@@ -113,12 +123,14 @@ class Scanner {
 
   /** Scans a string starting at its opening quote; returns the index after the closing quote, or -1. */
   private string(): i32 {
+    this.lastEscaped = false;
     let i = this.pos + 1;
     const end = this.end;
     while (i < end) {
       const c = this.at(i);
       if (c == 0x22) return i + 1;
       if (c == 0x5c) {
+        this.lastEscaped = true;
         if (i + 1 >= end) return -1;
         const e = this.at(i + 1);
         if (e == 0x75) {
@@ -183,9 +195,8 @@ class Scanner {
     if (masks === null || masks.empty || this.inMasked) return false;
     const inner = start + 1;
     const len = stop - 1 - inner;
-    let escaped = false;
-    for (let i = inner; i < inner + len; i++) if (this.at(i) == 0x5c) { escaped = true; break; }
-    if (!escaped) return len <= masks.maxLength && masks.has(this.src, inner, len);
+    // string() noted whether this key had an escape; without one its bytes are its name.
+    if (!this.lastEscaped) return masks.mayHave(len) && masks.has(this.src, inner, len);
     // Rare: the key has escapes ("pass\u0077ord"); compare its decoded UTF-8 form.
     const decoded = this.unescape(inner, len);
     return decoded !== null && masks.has(decoded, 0, decoded.length);
