@@ -58,6 +58,7 @@ export class Sender {
   private configEtag: string = "";
   private wantConfig: bool = true;
   private lastStatsMs: u64 = 0;
+  private droppedReported: u64 = 0;
   private failLog: LogLimiter = new LogLimiter();
   private dropLog: LogLimiter = new LogLimiter();
   sampling: Sampling | null = null;
@@ -106,9 +107,17 @@ export class Sender {
       if (nowNanos() - startNs >= budgetNs) break;
     }
     this.stats.exportMetrics(this.queue.length);
-    if (this.config.debug && nowMs - this.lastStatsMs >= 60000) {
+    // With debug, the counters every minute. Without, every 5 minutes if anything was dropped since
+    // (sampling included, which logs nothing per event): no drop goes unreported, none floods the log.
+    const period: u64 = this.config.debug ? 60000 : 300000;
+    if (this.lastStatsMs == 0) this.lastStatsMs = nowMs;
+    if (nowMs - this.lastStatsMs >= period) {
+      const dropped = this.stats.dropped;
+      if (this.config.debug || dropped != this.droppedReported) {
+        logInfo(this.stats.line(this.queue.length, this.heldBytes));
+      }
       this.lastStatsMs = nowMs;
-      logInfo(this.stats.line(this.queue.length, this.heldBytes));
+      this.droppedReported = dropped;
     }
   }
 

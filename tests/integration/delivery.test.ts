@@ -438,6 +438,25 @@ describe("sampling from the application config", () => {
 });
 
 describe("counters", () => {
+  test("without debug, drops of any kind (sampling included) are summed up in one line every 5 minutes", async () => {
+    const clock = new FakeClock();
+    h = await harness({ config: { application_id: "quiet" }, host: { clock: clock.now }, collector: { appConfig: { sample_rate: 0 } } });
+    await h.flush(); // the first tick fetches the config
+    for (let i = 0; i < 3; i++) await send(h.gateway.url, { path: `/s/${i}` });
+    await h.flush();
+    assert.equal(h.collector.events.length, 0);
+    assert.deepEqual(logsAt(h.host, "info").filter((l) => l.startsWith("moesif: stats")), [], "nothing before 5 minutes");
+    clock.advance(300000);
+    await h.flush();
+    const stats = logsAt(h.host, "info").filter((l) => l.startsWith("moesif: stats"));
+    assert.equal(stats.length, 1);
+    assert.match(stats[0], /^moesif: stats: captured 3, sent 0 in 0 batches \(0 bytes\), retried 0, dropped 3 \(queue full 0, sampled out 3,/);
+    // Nothing new dropped: no new line.
+    clock.advance(300000);
+    await h.flush();
+    assert.equal(logsAt(h.host, "info").filter((l) => l.startsWith("moesif: stats")).length, 1);
+  });
+
   test("are exported as metrics and, with debug, in a periodic stats line", async () => {
     const { h, clock } = await setup({ debug: true });
     await send(h.gateway.url, { path: "/1" });
