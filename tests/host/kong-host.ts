@@ -151,6 +151,10 @@ export function linkProblems(module: WebAssembly.Module): string[] {
 export class KongWasmHost {
   readonly module: WebAssembly.Module;
   readonly kongVersion: string;
+  // What this Kong version has (kong.* properties 3.6, tick cancel 3.8, service_name and failure callbacks 3.9).
+  private readonly kong36: boolean;
+  private readonly kong38: boolean;
+  private readonly kong39: boolean;
   readonly logs: LogLine[] = [];
   readonly traps: { phase: string; message: string }[] = [];
   readonly calls: PendingCall[] = [];
@@ -185,6 +189,9 @@ export class KongWasmHost {
   constructor(wasm: Uint8Array, readonly filters: FilterSpec[], opts: HostOptions = {}) {
     this.opts = { clientBodyBufferSize: 8192, autoTick: true, nodeId: "3f6d2a52-6a48-4d1b-a7c5-6e3fcb4fb1a2", hostname: "kong-test", ...opts };
     this.kongVersion = opts.kongVersion ?? "3.9.1";
+    this.kong36 = versionAtLeast(this.kongVersion, "3.6.0");
+    this.kong38 = versionAtLeast(this.kongVersion, "3.8.0");
+    this.kong39 = versionAtLeast(this.kongVersion, "3.9.0");
     this.module = new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>);
     const problems = linkProblems(this.module);
     if (problems.length > 0) throw new FatalStartError(`[emerg] failed to load filter: ${problems.join("; ")}`);
@@ -332,9 +339,13 @@ export class KongWasmHost {
 
   // ---- memory ----
 
+  private memView: Buffer | null = null;
+
+  /** A view of linear memory, made again only when memory has grown (its buffer is then new). */
   private get mem(): Buffer {
-    const m = this.exports.memory as WebAssembly.Memory;
-    return Buffer.from(m.buffer);
+    const buffer = (this.exports.memory as WebAssembly.Memory).buffer;
+    if (this.memView === null || this.memView.buffer !== buffer) this.memView = Buffer.from(buffer);
+    return this.memView;
   }
 
   private read(ptr: number, len: number): Buffer {
@@ -541,7 +552,7 @@ export class KongWasmHost {
     const root = this.roots.find((r) => r.id === scope.rootId);
     if (!root) return Status.BadArgument;
     if (root.tickPeriod > 0) {
-      if (period === 0 && versionAtLeast(this.kongVersion, "3.8.0")) {
+      if (period === 0 && this.kong38) {
         if (root.timer) clearInterval(root.timer);
         root.timer = undefined;
         root.tickPeriod = 0;
@@ -686,9 +697,9 @@ export class KongWasmHost {
       case "plugin_root_id":
         return Buffer.from(String(rootId));
       case "kong.node.id":
-        return versionAtLeast(this.kongVersion, "3.6.0") ? Buffer.from(this.opts.nodeId) : null;
+        return this.kong36 ? Buffer.from(this.opts.nodeId) : null;
       case "kong.version":
-        return versionAtLeast(this.kongVersion, "3.6.0") ? Buffer.from(this.kongVersion) : null;
+        return this.kong36 ? Buffer.from(this.kongVersion) : null;
     }
     const requestScoped = /^(request|response|upstream|source|destination|connection|ngx|kong)\./.test(path);
     if (!requestScoped) return null;
@@ -699,7 +710,7 @@ export class KongWasmHost {
     if (path.startsWith("request.headers.")) return header(s.requestHeaders, path.slice(16));
     if (path.startsWith("response.headers.")) return header(s.responseHeaders, path.slice(17));
     if (path.startsWith("ngx.")) return str(s.ngxVars?.[path.slice(4)]);
-    const kong36 = versionAtLeast(this.kongVersion, "3.6.0");
+    const kong36 = this.kong36;
     const reqLen = s.requestBody?.length ?? 0;
     switch (path) {
       case "request.path": return Buffer.from(s.requestUri, "latin1");
@@ -728,7 +739,7 @@ export class KongWasmHost {
       case "kong.route_id": return kong36 ? str(s.route?.id) : null;
       case "kong.service_id": return kong36 ? str(s.service?.id) : null;
       case "kong.route_name": return kong36 ? str(s.route?.name) : null;
-      case "kong.service_name": return versionAtLeast(this.kongVersion, "3.9.0") ? str(s.service?.name) : null;
+      case "kong.service_name": return this.kong39 ? str(s.service?.name) : null;
       case "kong.router.route": return kong36 && s.route ? str(JSON.stringify(s.route)) : null;
       case "kong.router.service": return kong36 && s.service ? str(JSON.stringify(s.service)) : null;
       case "kong.client.protocol": return kong36 ? str(s.scheme) : null;
@@ -802,7 +813,7 @@ export class KongWasmHost {
       if (outcome.error !== undefined) {
         this.hostLog("error", `dispatch failed: ${outcome.error}`);
         // Kong before 3.9 never calls back when a dispatch fails.
-        if (!versionAtLeast(this.kongVersion, "3.9.0")) return;
+        if (!this.kong39) return;
         const failed: Pair[] = [[":dispatch_status", Buffer.from(outcome.error)]];
         this.callRoot(call.rootId, "http_call_response", () => {
           this.scope!.callResponse = { pairs: failed, body: Buffer.alloc(0) };
