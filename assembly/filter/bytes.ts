@@ -113,9 +113,6 @@ export function utf8(s: string): Uint8Array {
   return Uint8Array.wrap(String.UTF8.encode(s));
 }
 
-export function bytesToString(b: Uint8Array): string {
-  return String.UTF8.decodeUnsafe(b.dataStart, b.length);
-}
 
 /** ASCII lower case (header names, schemes, encodings: all ASCII; no Unicode tables needed). */
 export function asciiLower(s: string): string {

@@ -86,14 +86,6 @@ export class Sender {
     return this.queue.bytes + this.retryBytes + this.inFlightBytes;
   }
 
-  get pending(): i32 {
-    return this.inFlight.size;
-  }
-
-  get waitingRetries(): i32 {
-    return this.retries.length;
-  }
-
   /** Called on every tick. */
   flush(nowMs: u64): void {
     const startNs = nowNanos();
