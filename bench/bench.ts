@@ -38,10 +38,18 @@ async function perRequest(): Promise<Row[]> {
   return rows;
 }
 
-async function memory(answer: number, requests: number): Promise<{ at: number[]; final: number }> {
+/** A JSON POST whose bodies are both about 70 KB (under the default 100 KB limits). */
+async function bigBodies() {
+  const s = (await scenarios())[1];
+  const big = Buffer.from(JSON.stringify({ items: Array.from({ length: 1500 }, (_, i) => ({ id: i, name: `item ${i}`, tags: ["a", "b"] })) }));
+  const len = (pairs: [string, Buffer][]) => pairs.map(([k, v]): [string, Buffer] => [k, k === "content-length" ? Buffer.from(String(big.length)) : v]);
+  return { ...s, requestBody: big, requestHeaders: len(s.requestHeaders), responseHeaders: len(s.responseHeaders), responseChunks: [big.subarray(0, 30000), big.subarray(30000)] };
+}
+
+async function memory(answer: number, requests: number, big = false): Promise<{ at: number[]; final: number }> {
   let clock = Date.UTC(2026, 0, 1);
   const { host } = benchHost("moesif", { application_id: "mem", api_endpoint: BENCH_CONFIG.api_endpoint }, answer, () => clock);
-  const scenario = (await scenarios())[1];
+  const scenario = big ? await bigBodies() : (await scenarios())[1];
   const at: number[] = [];
   const mem = () => (host.exports.memory as WebAssembly.Memory).buffer.byteLength;
   for (let i = 0; i < requests; i++) {
@@ -173,6 +181,10 @@ async function main() {
   out("|---|---|---|---|---|");
   out(`| answering (201) | ${up.at.map(mib).join(" MiB | ")} MiB |`);
   out(`| down (503: retried, then dropped) | ${down.at.map(mib).join(" MiB | ")} MiB |`);
+  const bigReqs = QUICK ? 400 : 20000;
+  const big = await memory(201, bigReqs, true);
+  out();
+  out(`With 70 KB request and response bodies (under the default 100 KB limits), after ${bigReqs / 4}, ${bigReqs / 2}, ${(3 * bigReqs) / 4} and ${bigReqs} requests: ${big.at.map(mib).join(", ")} MiB.`);
   out();
 
   out(`## 4. Size`);
@@ -205,7 +217,7 @@ async function main() {
 
   out(`## Targets`);
   out();
-  const memMax = Math.max(up.final, down.final);
+  const memMax = Math.max(up.final, down.final, big.final);
   const target = (ok: boolean) => (ok ? "met" : "**missed**");
   out("| goal | target | measured | |");
   out("|---|---|---|---|");

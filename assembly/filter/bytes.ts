@@ -1,3 +1,5 @@
+import { noteAllocation } from "../runtime/pressure";
+
 // A growable byte buffer for building JSON and batches without going through UTF-16 strings.
 
 export class ByteWriter {
@@ -6,6 +8,7 @@ export class ByteWriter {
 
   constructor(capacity: i32 = 256) {
     this.buf = new Uint8Array(max(capacity, 16));
+    noteAllocation(<usize>this.buf.length);
   }
 
   @inline private ensure(extra: i32): void {
@@ -17,6 +20,7 @@ export class ByteWriter {
     let cap = this.buf.length << 1;
     while (cap < need) cap <<= 1;
     const next = new Uint8Array(cap);
+    noteAllocation(<usize>cap);
     memory.copy(next.dataStart, this.buf.dataStart, this.length);
     this.buf = next;
   }
@@ -75,6 +79,7 @@ export class ByteWriter {
 
   /** A copy of what was written. */
   toBytes(): Uint8Array {
+    noteAllocation(<usize>this.length);
     return this.buf.slice(0, this.length);
   }
 

@@ -6,6 +6,8 @@
 // costs at most maxOut bytes and the time to produce them. Corrupt input returns Corrupt; nothing
 // here can read outside the input or trap.
 
+import { noteAllocation } from "../runtime/pressure";
+
 export const enum InflateStatus { Ok = 0, TooLarge = 1, Corrupt = 2 }
 
 export class InflateResult {
@@ -169,6 +171,7 @@ class Inflater {
       while (cap < need) cap <<= 1;
       cap = min(cap, this.maxOut);
       const next = new Uint8Array(cap);
+      noteAllocation(<usize>cap);
       memory.copy(next.dataStart, this.out.dataStart, this.outLen);
       this.out = next;
     }

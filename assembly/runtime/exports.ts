@@ -3,19 +3,28 @@
 import { Action } from "./abi";
 import { HttpContext, RootContext, roots, streams, createRoot } from "./context";
 import { logWarn } from "./host";
+import { collectionDue, resetPressure } from "./pressure";
 
 // The runtime is AssemblyScript's "minimal" one: allocation without the incremental collector's
 // bookkeeping, and a full collection only when asked. Asking is safe only where no object is held
-// by a local alone, i.e. when a callback returns to the host: after every COLLECT_EVERY requests
-// logged, and after every tick.
+// by a local alone, i.e. when a callback returns to the host: after every tick, after every
+// COLLECT_EVERY requests logged, and after any callback once 2 MiB of large blocks were allocated.
 const COLLECT_EVERY = 64;
 let logged = 0;
 
+function collect(): void {
+  logged = 0;
+  resetPressure();
+  __collect();
+}
+
 function collectSometimes(): void {
-  if (++logged >= COLLECT_EVERY) {
-    logged = 0;
-    __collect();
-  }
+  if (++logged >= COLLECT_EVERY) collect();
+  else if (collectionDue()) collect();
+}
+
+function collectIfDue(): void {
+  if (collectionDue()) collect();
 }
 
 export function proxy_abi_version_0_2_1(): void {}
@@ -58,8 +67,7 @@ export function proxy_on_configure(rootId: u32, configSize: u32): bool {
 export function proxy_on_tick(rootId: u32): void {
   const r = root(rootId);
   if (r !== null) r.onTick();
-  logged = 0;
-  __collect();
+  collect();
 }
 
 export function proxy_on_http_call_response(rootId: u32, token: u32, headerCount: u32, bodySize: u32, trailerCount: u32): void {
@@ -74,7 +82,9 @@ export function proxy_on_request_headers(id: u32, headerCount: u32, endOfStream:
 
 export function proxy_on_request_body(id: u32, bodySize: u32, endOfStream: bool): u32 {
   const s = stream(id);
-  return s !== null ? s.onRequestBody(bodySize, endOfStream) : Action.Continue;
+  const action = s !== null ? s.onRequestBody(bodySize, endOfStream) : Action.Continue;
+  collectIfDue();
+  return action;
 }
 
 export function proxy_on_response_headers(id: u32, headerCount: u32, endOfStream: bool): u32 {
@@ -84,7 +94,9 @@ export function proxy_on_response_headers(id: u32, headerCount: u32, endOfStream
 
 export function proxy_on_response_body(id: u32, bodySize: u32, endOfStream: bool): u32 {
   const s = stream(id);
-  return s !== null ? s.onResponseBody(bodySize, endOfStream) : Action.Continue;
+  const action = s !== null ? s.onResponseBody(bodySize, endOfStream) : Action.Continue;
+  collectIfDue();
+  return action;
 }
 
 export function proxy_on_done(id: u32): bool {

@@ -17,6 +17,7 @@ import {
 } from "@solo-io/proxy-runtime/assembly/imports";
 import { Status, LogLevel } from "./abi";
 import { HeaderMap, decodeHeaderMap } from "./headers";
+import { noteAllocation } from "./pressure";
 
 // Out-parameters the host writes to: a pointer (allocated with our `malloc`) and a length.
 const RET_PTR = memory.data(8);
@@ -32,6 +33,7 @@ export class HostBytes {
 function takeReturned(): Uint8Array {
   const ptr = load<u32>(RET_PTR);
   const len = load<u32>(RET_LEN);
+  noteAllocation(len);
   const out = new Uint8Array(<i32>len);
   if (ptr != 0) {
     if (len != 0) memory.copy(out.dataStart, ptr, len);

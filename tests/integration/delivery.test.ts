@@ -234,6 +234,45 @@ describe("bounded memory", () => {
   });
 });
 
+describe("bounded memory with large bodies", () => {
+  test("70 KB bodies each way at the default limits: linear memory stays within 16 MiB", async () => {
+    const clock = new FakeClock();
+    const collector = await new Collector().start();
+    const host = new KongWasmHost(moesifWasm(), [{ name: "moesif", config: JSON.stringify({ application_id: "big", api_endpoint: collector.url }) }],
+      { autoTick: false, clock: clock.now, clientBodyBufferSize: 128 * 1024 });
+    host.start();
+    const body = Buffer.from(JSON.stringify({ items: Array.from({ length: 1500 }, (_, i) => ({ id: i, name: `item ${i}`, tags: ["a", "b"] })) }));
+    try {
+      for (let i = 0; i < 1500; i++) {
+        const stream = host.newStream(fakeRequest(i, body));
+        stream.requestHeaders();
+        stream.requestBody();
+        stream.responseHeaders();
+        stream.responseBody(body.subarray(0, 30000), false);
+        stream.responseBody(body.subarray(30000), false);
+        stream.responseBody(null, true);
+        stream.finish();
+        if (i % 50 === 49) {
+          clock.advance(1000);
+          host.tickAll();
+          await host.settle();
+        }
+      }
+      assert.deepEqual(host.traps, []);
+      const bytes = (host.exports.memory as WebAssembly.Memory).buffer.byteLength;
+      assert.ok(bytes <= 16 * 1024 * 1024, `linear memory ${bytes} bytes`);
+      // Each event is ~140 KB: 4 MiB of queue holds ~28 of them between ticks, the rest are counted.
+      host.tickAll();
+      await host.settle();
+      assert.ok(collector.events.length > 500, `${collector.events.length} events arrived`);
+      assert.equal(collector.events.length + metric(host, "events_dropped_queue_full"), 1500);
+    } finally {
+      host.stop();
+      await collector.close();
+    }
+  });
+});
+
 function fakeRequest(i: number, body: Buffer, headers: [string, Buffer][] = []): RequestState {
   return {
     method: "POST", scheme: "http", requestUri: `/m/${i}`, uri: `/m/${i}`, args: "", serverName: "kong", serverPort: 8000,
