@@ -31,9 +31,10 @@ export class HeaderMap {
     return -1;
   }
 
+  /** The value of pair i: a view into the map's block, not a copy (nothing writes to it). */
   value(i: i32): Uint8Array {
     const s = <i32>this.valueStart(i);
-    return this.data.slice(s, s + <i32>this.valueLength(i));
+    return this.data.subarray(s, s + <i32>this.valueLength(i));
   }
 
   key(i: i32): Uint8Array {
