@@ -53,14 +53,7 @@ async function memory(answer: number, requests: number, big = false): Promise<{ 
   const at: number[] = [];
   const mem = () => (host.exports.memory as WebAssembly.Memory).buffer.byteLength;
   for (let i = 0; i < requests; i++) {
-    const state = requestState(scenario, i, clock);
-    const stream = host.newStream(state);
-    stream.requestHeaders();
-    stream.requestBody();
-    stream.responseHeaders();
-    for (const c of scenario.responseChunks) stream.responseBody(c, false);
-    stream.responseBody(null, true);
-    stream.finish();
+    host.newStream(requestState(scenario, i, clock)).runAll(scenario.responseChunks);
     clock += 5; // 200 requests per simulated second
     if (i % 200 === 199) {
       host.tickAll();

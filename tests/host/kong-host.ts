@@ -933,6 +933,20 @@ export class HttpStream {
     this.state.responseChunk = null;
   }
 
+  /**
+   * A whole call driven in-process, as Kong would: request headers, the request body (when the
+   * state has one), response headers, each response chunk, the end of the body, the log phase.
+   */
+  runAll(responseChunks: Buffer[]): void {
+    this.requestHeaders();
+    if (this.state.requestBody && this.state.requestBody.length > 0) this.requestBody();
+    this.responseHeaders();
+    this.state.headersSent = true;
+    for (const chunk of responseChunks) this.responseBody(chunk, false);
+    this.responseBody(null, true);
+    this.finish();
+  }
+
   /** The log phase: on_done, then on_log, then on_delete (NWM's order). */
   finish(): void {
     if (this.done) return;

@@ -201,14 +201,7 @@ describe("bounded memory", () => {
     const body = Buffer.from(JSON.stringify({ data: "x".repeat(2000) }));
     const run = async (n: number) => {
       for (let i = 0; i < n; i++) {
-        const state = fakeRequest(i, body);
-        const stream = host.newStream(state);
-        stream.requestHeaders();
-        stream.requestBody();
-        stream.responseHeaders();
-        stream.responseBody(body, false);
-        stream.responseBody(null, true);
-        stream.finish();
+        host.newStream(fakeRequest(i, body)).runAll([body]);
         if (i % 200 === 0) {
           clock.advance(1000);
           host.tickAll();
@@ -244,14 +237,7 @@ describe("bounded memory with large bodies", () => {
     const body = Buffer.from(JSON.stringify({ items: Array.from({ length: 1500 }, (_, i) => ({ id: i, name: `item ${i}`, tags: ["a", "b"] })) }));
     try {
       for (let i = 0; i < 1500; i++) {
-        const stream = host.newStream(fakeRequest(i, body));
-        stream.requestHeaders();
-        stream.requestBody();
-        stream.responseHeaders();
-        stream.responseBody(body.subarray(0, 30000), false);
-        stream.responseBody(body.subarray(30000), false);
-        stream.responseBody(null, true);
-        stream.finish();
+        host.newStream(fakeRequest(i, body)).runAll([body.subarray(0, 30000), body.subarray(30000)]);
         if (i % 50 === 49) {
           clock.advance(1000);
           host.tickAll();
@@ -390,11 +376,7 @@ describe("sampling from the application config", () => {
       const state = fakeRequest(i, Buffer.alloc(0), calls(i));
       state.requestBody = null;
       state.requestUri = path(i);
-      const stream = host.newStream(state);
-      stream.requestHeaders();
-      stream.responseHeaders();
-      stream.responseBody(null, true);
-      stream.finish();
+      host.newStream(state).runAll([]);
     }
     for (let k = 0; k < 20 && collector.events.length + metric(host, "events_dropped_sampled_out") < n; k++) {
       clock.advance(1000);
