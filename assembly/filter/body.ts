@@ -6,7 +6,7 @@ import { HeaderMap } from "../runtime/headers";
 import { MaskSet, scanJson } from "./jsonscan";
 import { writeBase64 } from "./base64";
 import { InflateStatus, InflateResult, gunzip, inflateDeflateEncoding } from "./inflate";
-import { utf8, asciiLower } from "./bytes";
+import { utf8, asciiLower, trimmed } from "./bytes";
 
 export const enum BodyState {
   /** No body (or none seen yet). */
@@ -104,11 +104,8 @@ export function isJsonType(v: Uint8Array): bool {
 }
 
 function lowerToken(v: Uint8Array): string {
-  let s = 0;
-  let e = v.length;
-  while (s < e && (v[s] == 0x20 || v[s] == 0x09)) s++;
-  while (e > s && (v[e - 1] == 0x20 || v[e - 1] == 0x09)) e--;
-  return asciiLower(String.UTF8.decodeUnsafe(v.dataStart + s, e - s));
+  const t = trimmed(v);
+  return t === null ? "" : asciiLower(String.UTF8.decodeUnsafe(t.dataStart, t.length));
 }
 
 /**

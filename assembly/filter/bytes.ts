@@ -149,3 +149,71 @@ export function decimal(s: string, start: i32 = 0, end: i32 = -1): i32 {
   }
   return n;
 }
+
+/** The value of a hex digit, or -1. */
+@inline export function hexVal(c: u32): i32 {
+  if (c - 0x30 < 10) return <i32>(c - 0x30);
+  const l = c | 0x20;
+  if (l - 0x61 < 6) return <i32>(l - 0x57);
+  return -1;
+}
+
+@inline function isSpace(c: u8): bool {
+  return c == 0x20 || c == 0x09;
+}
+
+/** The value without leading and trailing spaces and tabs (a view), or null when nothing is left. */
+export function trimmed(v: Uint8Array): Uint8Array | null {
+  let s = 0;
+  let e = v.length;
+  while (s < e && isSpace(v[s])) s++;
+  while (e > s && isSpace(v[e - 1])) e--;
+  return e > s ? v.subarray(s, e) : null;
+}
+
+/** Bytes that are all decimal digits, as a number; -1 when empty, not digits, or over `maxDigits`. */
+export function digits(b: Uint8Array, maxDigits: i32): i64 {
+  if (b.length == 0 || b.length > maxDigits) return -1;
+  let n: i64 = 0;
+  for (let i = 0; i < b.length; i++) {
+    const c = <i64>b[i] - 0x30;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}
+
+/** A status code's three digits as a number; 0 when it is not three digits. */
+export function parseStatus(b: Uint8Array): i32 {
+  return b.length == 3 ? <i32>max(digits(b, 3), 0) : 0;
+}
+
+/**
+ * At base+i (i < end) a byte of 0x80 or more: the length of the valid UTF-8 sequence it starts
+ * (2 to 4), or minus the length of its maximal invalid subpart (-1 to -3), as WHATWG decoders count it.
+ */
+export function utf8Sequence(base: usize, i: i32, end: i32): i32 {
+  const b = <u32>load<u8>(base + i);
+  let need = 0;
+  let lo: u32 = 0x80, hi: u32 = 0xbf;
+  if (b >= 0xc2 && b <= 0xdf) need = 1;
+  else if (b >= 0xe0 && b <= 0xef) {
+    need = 2;
+    if (b == 0xe0) lo = 0xa0;
+    else if (b == 0xed) hi = 0x9f;
+  } else if (b >= 0xf0 && b <= 0xf4) {
+    need = 3;
+    if (b == 0xf0) lo = 0x90;
+    else if (b == 0xf4) hi = 0x8f;
+  }
+  if (need == 0) return -1;
+  let ok = 1;
+  if (i + 1 < end) {
+    const b1 = <u32>load<u8>(base + i + 1);
+    if (b1 >= lo && b1 <= hi) {
+      ok = 2;
+      while (ok <= need && i + ok < end && (<u32>load<u8>(base + i + ok) & 0xc0) == 0x80) ok++;
+    }
+  }
+  return ok == need + 1 ? ok : -ok;
+}

@@ -7,14 +7,13 @@ import { getBufferBytes, getHeaderMap, getProperty, propertyPath, nowNanos, repl
 import { HeaderMap } from "../runtime/headers";
 import { Capture, buildEvent, TRANSACTION_HEADER } from "./event";
 import { BodyCapture } from "./body";
-import { identify, trimmed } from "./identify";
+import { identify } from "./identify";
 import { clientIp } from "./ip";
 import { hostWithoutDefaultPort, isHostValue } from "./uri";
 import { mixEntropy, uuid4, random01 } from "./random";
 import { SampleInput } from "./sampling";
-import { utf8 } from "./bytes";
+import { utf8, trimmed, digits, parseStatus } from "./bytes";
 import { parseSecondsDotMillis } from "./time";
-import { parseStatus } from "./sender";
 import { MoesifRoot } from "./root";
 
 // Kong puts these pseudo-headers first in the request map (ngx_proxy_wasm_maps.c).
@@ -218,12 +217,5 @@ function headerOr(map: HeaderMap, name: Uint8Array, fallback: string): Uint8Arra
 /** A Content-Length value, or -1 when it is not a plain decimal. */
 function parseLength(b: Uint8Array): i64 {
   const t = trimmed(b);
-  if (t === null || t.length > 15) return -1;
-  let n: i64 = 0;
-  for (let i = 0; i < t.length; i++) {
-    const c = <i64>t[i] - 0x30;
-    if (c < 0 || c > 9) return -1;
-    n = n * 10 + c;
-  }
-  return n;
+  return t === null ? -1 : digits(t, 15);
 }

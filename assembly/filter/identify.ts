@@ -4,7 +4,7 @@
 import { HeaderMap } from "../runtime/headers";
 import { decodeBase64 } from "./base64";
 import { JsonParser, JValue, JKind, JObject, JString, JNumber } from "./json";
-import { utf8 } from "./bytes";
+import { utf8, trimmed } from "./bytes";
 
 /** Longer authorization values are not parsed (nginx's own header buffers are 8 KB by default). */
 const MAX_TOKEN = 16384;
@@ -30,15 +30,6 @@ const CONSUMER_HEADERS: Array<Uint8Array> = [utf8("x-consumer-custom-id"), utf8(
 
 @inline function isSpace(c: u8): bool {
   return c == 0x20 || c == 0x09;
-}
-
-/** The value trimmed of spaces and tabs, or null when empty. */
-export function trimmed(v: Uint8Array): Uint8Array | null {
-  let s = 0;
-  let e = v.length;
-  while (s < e && isSpace(v[s])) s++;
-  while (e > s && isSpace(v[e - 1])) e--;
-  return e > s ? v.subarray(s, e) : null;
 }
 
 function idFrom(v: Uint8Array | null): Uint8Array | null {

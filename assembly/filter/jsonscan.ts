@@ -3,7 +3,7 @@
 // (big integers keep every digit, [] stays [], escapes and spacing stay), each masked value replaced
 // by "*****" — a few block copies, not a re-encoding. Nothing is decoded into strings, and nesting is
 // tracked on an explicit stack, so a hostile body cannot exhaust the call stack.
-import { ByteWriter } from "./bytes";
+import { ByteWriter, hexVal, utf8Sequence } from "./bytes";
 
 const MASKED = Uint8Array.wrap(String.UTF8.encode("\"*****\""));
 
@@ -53,13 +53,6 @@ const ARRAY: u8 = 2;
 
 @inline function isDigit(c: u32): bool {
   return c - 0x30 < 10;
-}
-
-@inline function hexVal(c: u32): i32 {
-  if (c - 0x30 < 10) return <i32>(c - 0x30);
-  const l = c | 0x20;
-  if (l - 0x61 < 6) return <i32>(l - 0x57);
-  return -1;
 }
 
 class Scanner {
@@ -145,17 +138,9 @@ class Scanner {
       if (c < 0x20) return -1;
       if (c < 0x80) { i++; continue; }
       // UTF-8: the collector parses events as strict UTF-8, so invalid bytes make the body non-JSON.
-      let need = 0;
-      let lo: u32 = 0x80, hi: u32 = 0xbf;
-      if (c >= 0xc2 && c <= 0xdf) need = 1;
-      else if (c >= 0xe0 && c <= 0xef) { need = 2; if (c == 0xe0) lo = 0xa0; else if (c == 0xed) hi = 0x9f; }
-      else if (c >= 0xf0 && c <= 0xf4) { need = 3; if (c == 0xf0) lo = 0x90; else if (c == 0xf4) hi = 0x8f; }
-      else return -1;
-      if (i + need >= end) return -1;
-      const c1 = this.at(i + 1);
-      if (c1 < lo || c1 > hi) return -1;
-      for (let k = 2; k <= need; k++) if ((this.at(i + k) & 0xc0) != 0x80) return -1;
-      i += need + 1;
+      const n = utf8Sequence(this.base, i, end);
+      if (n < 0) return -1;
+      i += n;
     }
     return -1;
   }

@@ -1,11 +1,9 @@
 // Writing JSON strings from untrusted bytes. Header values and tokens may hold any byte; the event
 // must still be valid UTF-8 JSON, so invalid sequences become U+FFFD (maximal subparts, as WHATWG
 // decoders do) and control characters are escaped.
-import { ByteWriter } from "./bytes";
+import { ByteWriter, utf8Sequence } from "./bytes";
 
 const HEX: string = "0123456789abcdef";
-
-@inline function isCont(b: u32): bool { return (b & 0xc0) == 0x80; }
 
 function replacement(w: ByteWriter): void {
   w.byte(0xef).byte(0xbf).byte(0xbd);
@@ -48,38 +46,10 @@ export function writeJsonString(w: ByteWriter, src: Uint8Array, start: i32 = 0, 
       i++;
       continue;
     }
-    // Multi-byte sequence: find its expected length and the allowed range of the second byte.
-    let need = 0;
-    let lo: u32 = 0x80, hi: u32 = 0xbf;
-    if (b >= 0xc2 && b <= 0xdf) need = 1;
-    else if (b >= 0xe0 && b <= 0xef) {
-      need = 2;
-      if (b == 0xe0) lo = 0xa0;
-      else if (b == 0xed) hi = 0x9f;
-    } else if (b >= 0xf0 && b <= 0xf4) {
-      need = 3;
-      if (b == 0xf0) lo = 0x90;
-      else if (b == 0xf4) hi = 0x8f;
-    }
-    if (need == 0) {
-      replacement(w);
-      i++;
-      continue;
-    }
-    let ok = 1;
-    if (i + 1 < len) {
-      const b1 = <u32>load<u8>(base + i + 1);
-      if (b1 >= lo && b1 <= hi) {
-        ok = 2;
-        while (ok <= need && i + ok < len && isCont(<u32>load<u8>(base + i + ok))) ok++;
-      }
-    }
-    if (ok == need + 1) {
-      for (let k = 0; k < ok; k++) w.byte(load<u8>(base + i + k));
-    } else {
-      replacement(w);
-    }
-    i += ok;
+    const n = utf8Sequence(base, i, len);
+    if (n > 0) w.bytes(src, start + i, n);
+    else replacement(w);
+    i += n > 0 ? n : -n;
   }
   w.byte(0x22);
 }

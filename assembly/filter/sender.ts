@@ -7,7 +7,7 @@
 import { Config } from "./config";
 import { EventQueue, joinBatch } from "./queue";
 import { Stats, LogLimiter } from "./stats";
-import { utf8, decimal } from "./bytes";
+import { utf8, decimal, trimmed, digits, parseStatus } from "./bytes";
 import { gzip } from "./deflate";
 import { random01 } from "./random";
 import { Sampling } from "./sampling";
@@ -297,20 +297,15 @@ function retryAfterMs(nowMs: u64): i64 {
 }
 
 export function parseRetryAfter(b: Uint8Array, nowMs: u64): i64 {
-  let s = 0;
-  let e = b.length;
-  while (s < e && b[s] == 0x20) s++;
-  while (e > s && b[e - 1] == 0x20) e--;
-  if (e == s) return 0;
-  let digits = true;
-  for (let i = s; i < e; i++) if (b[i] < 0x30 || b[i] > 0x39) digits = false;
-  if (digits) {
-    if (e - s > 7) return 86400000; // absurdly long: capped at a day, max_retry_age decides
-    let n: i64 = 0;
-    for (let i = s; i < e; i++) n = n * 10 + (b[i] - 0x30);
-    return min(n * 1000, 86400000);
-  }
-  const at = parseHttpDate(String.UTF8.decodeUnsafe(b.dataStart + s, e - s));
+  const t = trimmed(b);
+  if (t === null) return 0;
+  const seconds = digits(t, 7);
+  if (seconds >= 0) return min(seconds * 1000, 86400000);
+  // Absurdly long waits are capped at a day: max_retry_age decides.
+  let allDigits = true;
+  for (let i = 0; i < t.length; i++) if (t[i] < 0x30 || t[i] > 0x39) allDigits = false;
+  if (allDigits) return 86400000;
+  const at = parseHttpDate(String.UTF8.decodeUnsafe(t.dataStart, t.length));
   return at > 0 && <u64>at > nowMs ? <i64>(<u64>at - nowMs) : 0;
 }
 
@@ -337,14 +332,3 @@ export function parseHttpDate(s: string): i64 {
   return ((days * 24 + hh) * 60 + mm) * 60000 + <i64>ss * 1000;
 }
 
-/** A status code's three digits as a number; 0 when it is not three digits. */
-export function parseStatus(b: Uint8Array): i32 {
-  if (b.length != 3) return 0;
-  let n = 0;
-  for (let i = 0; i < 3; i++) {
-    const c = <i32>b[i];
-    if (c < 0x30 || c > 0x39) return 0;
-    n = n * 10 + c - 0x30;
-  }
-  return n;
-}

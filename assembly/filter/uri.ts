@@ -1,14 +1,7 @@
 // The event's request.uri: scheme://host[:port]/path?query, with masked query parameters.
-import { ByteWriter } from "./bytes";
+import { ByteWriter, hexVal } from "./bytes";
 
 const MASK: string = "*****";
-
-@inline function hexVal(c: u32): i32 {
-  if (c - 0x30 < 10) return <i32>(c - 0x30);
-  const l = c | 0x20;
-  if (l - 0x61 < 6) return <i32>(l - 0x57);
-  return -1;
-}
 
 /** Whether the URL-encoded name src[s, e) decodes ('+' and %XX) to exactly `want`. */
 function nameIs(src: Uint8Array, s: i32, e: i32, want: Uint8Array): bool {
