@@ -28,6 +28,13 @@ const CASES: Array<Array<string>> = [
   ["{\"application_id\":\"a\",\"request_header_masks\":[1]}", "request_header_masks: must be an array of strings"],
   ["{\"application_id\":\"a\"} x", "not valid JSON"],
   ["{\"application_id\":\"a\",}", "not valid JSON"],
+  // Kong derives TLS SNI from the endpoint's host and refuses an IP address there.
+  ["{\"application_id\":\"a\",\"api_endpoint\":\"https://10.1.2.3\"}", "api_endpoint: an https:// endpoint needs a host name"],
+  ["{\"application_id\":\"a\",\"api_endpoint\":\"https://010.001.2.255:8443/x\"}", "api_endpoint: an https:// endpoint needs a host name"],
+  ["{\"application_id\":\"a\",\"api_endpoint\":\"https://[::1]\"}", "api_endpoint: an https:// endpoint needs a host name"],
+  ["{\"application_id\":\"a\",\"api_endpoint\":\"https://10.1.2.256\"}", ""],
+  ["{\"application_id\":\"a\",\"api_endpoint\":\"https://1.2.3.4.nip.io\"}", ""],
+  ["{\"application_id\":\"a\",\"api_endpoint\":\"http://10.1.2.3\"}", ""],
 ];
 
 describe("parseConfig", () => {

@@ -4,6 +4,7 @@
 import { HttpContext } from "../runtime/context";
 import { Action, BufferType, MapType, Status } from "../runtime/abi";
 import { getBufferBytes, getHeaderMap, getProperty, propertyPath, nowNanos, replaceHeader } from "../runtime/host";
+import { learnHost } from "../runtime/hostinfo";
 import { HeaderMap } from "../runtime/headers";
 import { Capture, buildEvent, TRANSACTION_HEADER } from "./event";
 import { BodyCapture } from "./body";
@@ -54,6 +55,9 @@ export class MoesifHttp extends HttpContext {
   private responseBody: BodyCapture | null = null;
   private transactionId: Uint8Array | null = null;
   private transactionIdAdded: bool = false;
+  /** Header counts the host gave the callbacks (what the maps would hold but for Kong's limit). */
+  private requestHeaderCount: u32 = 0;
+  private responseHeaderCount: u32 = 0;
 
   constructor(id: u32, private root: MoesifRoot) {
     super(id, root.id);
@@ -62,7 +66,8 @@ export class MoesifHttp extends HttpContext {
   onRequestHeaders(headerCount: u32, endOfStream: bool): u32 {
     this.seenRequest = true;
     this.requestNs = nowNanos();
-    const got = getHeaderMap(MapType.RequestHeaders);
+    this.requestHeaderCount = headerCount;
+    const got = getHeaderMap(MapType.RequestHeaders, headerCount);
     if (got.status == Status.Ok) this.requestHeaders = got.map;
     if (!this.root.config!.disableTransactionId) {
       const i = this.requestHeaders.find(TRANSACTION_ID);
@@ -104,7 +109,8 @@ export class MoesifHttp extends HttpContext {
     const config = this.root.config!;
     const id = this.transactionId;
     if (id !== null) replaceHeader(MapType.ResponseHeaders, TRANSACTION_ID_NAME, id);
-    const got = getHeaderMap(MapType.ResponseHeaders);
+    this.responseHeaderCount = headerCount;
+    const got = getHeaderMap(MapType.ResponseHeaders, headerCount);
     if (got.status == Status.Ok) this.responseHeaders = got.map;
     if (!config.disableCaptureResponseBody) {
       const cap = new BodyCapture(config.responseMaxBodySizeLimit);
@@ -130,12 +136,15 @@ export class MoesifHttp extends HttpContext {
   onLog(): void {
     // A request that a Lua plugin answered before the filter ran never reached on_request_headers.
     if (!this.seenRequest) return;
+    learnHost();
     const root = this.root;
     const nowMs = nowNanos() / 1000000;
     const c = new Capture();
     const req = this.requestHeaders;
     c.requestHeaders = req;
     c.responseHeaders = this.responseHeaders;
+    c.requestHeadersNote = truncationNote(req, this.requestHeaderCount);
+    c.responseHeadersNote = truncationNote(this.responseHeaders, this.responseHeaderCount);
     c.method = headerOr(req, PSEUDO_METHOD, "GET");
     c.scheme = headerOr(req, PSEUDO_SCHEME, "http");
     // The client's Host, unless it is not a host (nginx refuses most of those): then Kong's own name.
@@ -207,6 +216,17 @@ function sampleInput(c: Capture): SampleInput {
   s.ip = c.ipAddress !== null ? c.ipAddress! : new Uint8Array(0);
   s.status = utf8(c.status.toString());
   return s;
+}
+
+/**
+ * Kong hands a filter at most 100 map entries, its own pseudo-headers first: when the callback's
+ * count says there were more headers than the map holds, the event says how many are missing.
+ */
+function truncationNote(map: HeaderMap, given: u32): string | null {
+  let held: u32 = 0;
+  for (let i = 0; i < map.count; i++) if (map.keyLength(i) > 0 && map.data[map.keyStart(i)] != 0x3a) held++;
+  if (map.count == 0 || given <= held) return null;
+  return "truncated: " + held.toString() + " of " + given.toString() + " headers (Kong hands a filter at most 100, its own pseudo-headers included)";
 }
 
 function headerOr(map: HeaderMap, name: Uint8Array, fallback: string): Uint8Array {

@@ -2,7 +2,7 @@
 // with defaults. It never throws: problems come back as messages naming the field, so the host layer
 // can log them and keep traffic flowing.
 import { JsonParser, JValue, JKind, JObject, JString, JBool, JNumber, JArray } from "./json";
-import { Endpoint, parseEndpoint } from "./endpoint";
+import { Endpoint, parseEndpoint, isIpLiteral } from "./endpoint";
 import { asciiLower } from "./bytes";
 
 export class Config {
@@ -159,7 +159,10 @@ export function parseConfig(text: Uint8Array): ConfigResult {
   c.apiEndpoint = r.str("api_endpoint", c.apiEndpoint);
   const ep = parseEndpoint(c.apiEndpoint);
   if (ep === null) result.errors.push("api_endpoint: must be an http:// or https:// URL with a host, got \"" + c.apiEndpoint + "\"");
-  else c.endpoint = ep;
+  else if (ep.scheme == "https" && isIpLiteral(ep.host)) {
+    result.errors.push("api_endpoint: an https:// endpoint needs a host name, not an IP address (Kong takes TLS SNI from the host " +
+      "and cannot send to " + ep.host + "); use the collector's name, or http:// for a collector without TLS");
+  } else c.endpoint = ep;
   c.apiVersion = r.str("api_version", c.apiVersion);
   c.debug = r.bool("debug", c.debug);
 

@@ -35,6 +35,22 @@ function isHostChar(c: i32): bool {
     "._~%!$&'()*+,;=-".indexOf(String.fromCharCode(c)) >= 0;
 }
 
+/**
+ * Whether a host is an IP address as nginx reads one (ngx_inet_addr: four decimal octets; or a
+ * bracketed IPv6 literal). Kong derives TLS SNI from the host and refuses an IP address there
+ * ("could not derive tls sni"), so an https:// endpoint given this way can never be reached.
+ */
+export function isIpLiteral(host: string): bool {
+  if (host.startsWith("[")) return true;
+  const parts = host.split(".");
+  if (parts.length != 4) return false;
+  for (let i = 0; i < 4; i++) {
+    const p = parts[i];
+    if (!isDigits(p) || p.length > 3 || decimal(p) > 255) return false;
+  }
+  return true;
+}
+
 /** Parses an http(s) URL; null when it is not one this filter can send to. */
 export function parseEndpoint(url: string): Endpoint | null {
   const e = new Endpoint();

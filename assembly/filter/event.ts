@@ -34,6 +34,9 @@ export class Capture {
   /** The filter generated the id and set it on the request after reading the request headers. */
   transactionIdAdded: bool = false;
   kong: KongInfo = new KongInfo();
+  /** Why some headers are missing (Kong hands a filter at most 100 map entries), or null. */
+  requestHeadersNote: string | null = null;
+  responseHeadersNote: string | null = null;
   /** 1 / sample rate: how many calls this event stands for. */
   weight: i32 = 1;
 }
@@ -192,14 +195,21 @@ export function buildEvent(c: Capture, opts: EventOptions): Uint8Array {
   writeOptionalString(w, "session_token", c.identity.sessionToken);
   writeOptionalString(w, "transaction_id", c.transactionId);
   w.bytes(L_DIRECTION).u64(<u64>max(c.weight, 1));
-  writeMetadata(w, c.kong, requestNote, responseNote);
+  writeMetadata(w, c.kong, c.requestHeadersNote, requestNote, c.responseHeadersNote, responseNote);
   w.byte(0x7d);
   return w.toBytes();
 }
 
-function writeMetadata(w: ByteWriter, k: KongInfo, requestNote: string | null, responseNote: string | null): void {
+function writeNote(w: ByteWriter, name: string, note: string | null): void {
+  if (note === null) return;
+  w.ascii(",\"").ascii(name).ascii("\":");
+  writeJsonText(w, note);
+}
+
+function writeMetadata(w: ByteWriter, k: KongInfo, requestHeadersNote: string | null, requestNote: string | null,
+  responseHeadersNote: string | null, responseNote: string | null): void {
   const hasKong = k.routeId !== null || k.routeName !== null || k.serviceId !== null || k.serviceName !== null;
-  const hasNotes = requestNote !== null || responseNote !== null;
+  const hasNotes = requestNote !== null || responseNote !== null || requestHeadersNote !== null || responseHeadersNote !== null;
   if (!hasKong && !hasNotes) return;
   w.ascii(",\"metadata\":{");
   if (hasKong) {
@@ -216,14 +226,10 @@ function writeMetadata(w: ByteWriter, k: KongInfo, requestNote: string | null, r
     if (hasKong) w.byte(0x2c);
     w.ascii("\"capture\":{");
     const mark = w.length;
-    if (requestNote !== null) {
-      w.ascii(",\"request_body\":");
-      writeJsonText(w, requestNote);
-    }
-    if (responseNote !== null) {
-      w.ascii(",\"response_body\":");
-      writeJsonText(w, responseNote);
-    }
+    writeNote(w, "request_headers", requestHeadersNote);
+    writeNote(w, "request_body", requestNote);
+    writeNote(w, "response_headers", responseHeadersNote);
+    writeNote(w, "response_body", responseNote);
     dropLeadingComma(w, mark);
     w.byte(0x7d);
   }

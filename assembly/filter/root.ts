@@ -69,7 +69,7 @@ export class MoesifRoot extends RootContext {
   onHttpCallResponse(token: u32, headerCount: u32, bodySize: u32, trailerCount: u32): void {
     const sender = this.sender;
     if (sender === null) return;
-    sender.onResponse(token, headerCount, bodySize);
+    sender.onResponse(token, bodySize);
   }
 
   newHttpContext(id: u32): HttpContext {

@@ -14,14 +14,27 @@ import { Sampling } from "./sampling";
 import { encodeHeaderMap } from "../runtime/headers";
 import { Status, MapType, BufferType } from "../runtime/abi";
 import { httpCall, getHeaderValue, getBufferBytes, logWarn, logInfo, logError, statusName, nowNanos } from "../runtime/host";
+import { hostReportsFailedCalls } from "../runtime/hostinfo";
 import { FILTER_NAME, FILTER_VERSION } from "./version";
 
 /** At most this many calls wait for an answer at once. */
 export const MAX_IN_FLIGHT = 4;
+/** Calls tracked in all, overdue ones included (see busyCalls); their batches count as held bytes. */
+const MAX_TRACKED = 32;
 /** A batch body stays well under the collector's 50 MB limit, and a worker's memory modest. */
 export const MAX_BATCH_BYTES = 2 * 1024 * 1024;
-/** A call with no answer this long after its timeout is failed (Kong < 3.9 never calls back on failure). */
-const LOST_CALL_MARGIN_MS: u64 = 2000;
+// When a call with no answer is presumed lost. Kong applies the timeout argument to each step of a
+// call, not to the whole (ngx_wasm_socket_tcp.c: connect, TLS handshake, each send and each read
+// have their own timer), after name resolution with its own 30 s default (resolver_timeout). Before
+// 3.9 a failed call is never called back, so the sender must give up by itself, and a slow call it
+// gave up on too soon would be sent twice: it waits for the resolver, then five timeouts (connect,
+// handshake, send, the answer's headers and body), and a second more. From 3.9 (and on Envoy) the
+// host reports every failure: the call is given up only when the host has said nothing for 10
+// minutes, which no working host does.
+const RESOLVER_TIMEOUT_MS: u64 = 30000;
+const LOST_CALL_STEPS: u64 = 5;
+const LOST_CALL_MARGIN_MS: u64 = 1000;
+const LOST_CALL_CAP_MS: u64 = 600000;
 const BACKOFF_BASE_MS: f64 = 1000;
 const BACKOFF_MAX_MS: f64 = 60000;
 /** The application config is fetched again this often even when no ETag says it changed. */
@@ -92,7 +105,7 @@ export class Sender {
     this.expireLost(nowMs);
     if (this.configToken < 0 && (this.wantConfig || nowMs - this.configFetchedMs >= CONFIG_REFRESH_MS)) this.fetchConfig(nowMs);
     const budgetNs = <u64>this.config.maxCallbackTimeSpent * 1000000;
-    while (this.inFlight.size < MAX_IN_FLIGHT) {
+    while (this.busyCalls(nowMs) < MAX_IN_FLIGHT && this.inFlight.size < MAX_TRACKED) {
       const batch = this.nextBatch(nowMs);
       if (batch === null) break;
       if (!this.send(batch, nowMs)) break;
@@ -105,9 +118,9 @@ export class Sender {
     if (this.lastStatsMs == 0) this.lastStatsMs = nowMs;
     if (nowMs - this.lastStatsMs >= period) {
       const dropped = this.stats.dropped;
-      if (this.config.debug || dropped != this.droppedReported) {
-        logInfo(this.stats.line(this.queue.length, this.heldBytes));
-      }
+      // Drops are logged at warn: Kong's default log level (notice) hides info lines.
+      if (dropped != this.droppedReported) logWarn(this.stats.line(this.queue.length, this.heldBytes));
+      else if (this.config.debug) logInfo(this.stats.line(this.queue.length, this.heldBytes));
       this.lastStatsMs = nowMs;
       this.droppedReported = dropped;
     }
@@ -171,12 +184,13 @@ export class Sender {
     this.inFlight.set(call.token, new InFlight(null, nowMs));
   }
 
-  onResponse(token: u32, headerCount: u32, bodySize: u32): void {
+  onResponse(token: u32, bodySize: u32): void {
     if (!this.inFlight.has(token)) return;
     const call = this.inFlight.get(token);
     this.inFlight.delete(token);
     const nowMs = nowNanos() / 1000000;
-    const status = headerCount > 0 ? responseStatus() : 0;
+    // No :status is a failed call (Kong 3.9 calls back with only :dispatch_status).
+    const status = responseStatus();
     const batch = call.batch;
     if (batch === null) {
       this.onConfig(status, bodySize);
@@ -260,14 +274,29 @@ export class Sender {
     }
   }
 
-  /** Calls with no answer long after their timeout failed (before Kong 3.9 no callback comes). */
+  /**
+   * Calls that hold one of the MAX_IN_FLIGHT places. Where the host reports failures, every call in
+   * flight. Before Kong 3.9 a failed call is never reported and is presumed lost only late (see
+   * RESOLVER_TIMEOUT_MS), so a call past its timeout argument gives up its place: delivery goes on
+   * while it may still be answered, and its batch stays held, and counted, until then.
+   */
+  private busyCalls(nowMs: u64): i32 {
+    if (hostReportsFailedCalls()) return this.inFlight.size;
+    const calls = this.inFlight.values();
+    let busy = 0;
+    for (let i = 0; i < calls.length; i++) if (nowMs - calls[i].sentMs < <u64>this.timeoutMs) busy++;
+    return busy;
+  }
+
+  /** Calls presumed lost are failed (see RESOLVER_TIMEOUT_MS for when). */
   private expireLost(nowMs: u64): void {
     if (this.inFlight.size == 0) return;
-    const limit = <u64>this.timeoutMs + LOST_CALL_MARGIN_MS;
+    const limit = hostReportsFailedCalls() ? LOST_CALL_CAP_MS
+      : RESOLVER_TIMEOUT_MS + LOST_CALL_STEPS * <u64>this.timeoutMs + LOST_CALL_MARGIN_MS;
     const tokens = this.inFlight.keys();
     for (let i = 0; i < tokens.length; i++) {
       const call = this.inFlight.get(tokens[i]);
-      if (nowMs - call.sentMs <= limit) continue;
+      if (nowMs - call.sentMs < limit) continue;
       this.inFlight.delete(tokens[i]);
       const batch = call.batch;
       if (batch === null) {

@@ -1,6 +1,7 @@
 // Counters for what happened to events, so that nothing is lost silently: kept in the filter,
 // exported as proxy-wasm metrics (once per tick, not once per event) and in a periodic log line.
 import { defineMetric, incrementMetric, recordMetric, MetricCounter, MetricGauge } from "../runtime/host";
+import { hostHasMetrics } from "../runtime/hostinfo";
 
 const NAMES: Array<string> = [
   "events_captured", "events_sent", "events_dropped_queue_full", "events_dropped_sampled_out",
@@ -37,8 +38,13 @@ export class Stats {
     return this.droppedQueueFull + this.droppedSampled + this.droppedRejected + this.droppedRetries + this.droppedTooLarge;
   }
 
-  /** Hands the counters' increase since the last call to the host's metrics. */
+  /**
+   * Hands the counters' increase since the last call to the host's metrics — only where the host
+   * implements them: on Kong before 3.8 any metric call traps, and until the first request tells
+   * which host this is, none is made (what accrues meanwhile is handed over later).
+   */
   exportMetrics(queued: i32): void {
+    if (!hostHasMetrics()) return;
     if (!this.defined) {
       for (let i = 0; i < NAMES.length; i++) this.ids[i] = defineMetric(MetricCounter, "moesif_" + NAMES[i]);
       this.queuedId = defineMetric(MetricGauge, "moesif_events_queued");

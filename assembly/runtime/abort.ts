@@ -4,7 +4,12 @@
 import { proxy_log } from "@solo-io/proxy-runtime/assembly/imports";
 import { LogLevel } from "./abi";
 
+let aborting = false;
+
 export function abortHandler(message: string | null, fileName: string | null, line: u32, column: u32): void {
+  // An abort from inside the allocator (a corrupt heap) would abort again while building the line.
+  if (aborting) unreachable();
+  aborting = true;
   let text = "moesif: internal error (trap): ";
   text += message !== null ? message : "abort";
   if (fileName !== null) text += " at " + fileName + ":" + line.toString() + ":" + column.toString();

@@ -2,7 +2,7 @@
 // an unknown id is a host quirk to survive, not a reason to trap.
 import { Action } from "./abi";
 import { HttpContext, RootContext, roots, streams, createRoot } from "./context";
-import { logWarn } from "./host";
+import { logWarn, hostAlloc } from "./host";
 import { collectionDue, resetPressure } from "./pressure";
 
 // The runtime is AssemblyScript's "minimal" one: allocation without the incremental collector's
@@ -31,7 +31,7 @@ export function proxy_abi_version_0_2_1(): void {}
 
 /** The host allocates the blocks it hands us (header maps, bodies, properties) with this. */
 export function malloc(size: usize): usize {
-  return heap.alloc(size);
+  return hostAlloc(size);
 }
 
 export function proxy_on_context_create(contextId: u32, parentId: u32): void {

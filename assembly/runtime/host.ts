@@ -15,7 +15,7 @@ import {
   proxy_increment_metric,
   proxy_record_metric,
 } from "@solo-io/proxy-runtime/assembly/imports";
-import { Status, LogLevel } from "./abi";
+import { Status, LogLevel, MapType } from "./abi";
 import { HeaderMap, decodeHeaderMap } from "./headers";
 import { noteAllocation } from "./pressure";
 
@@ -29,10 +29,23 @@ export class HostBytes {
   constructor(public status: u32, public data: Uint8Array | null) {}
 }
 
+/**
+ * Extra bytes every block the host allocates through our `malloc` gets while a header map is being
+ * asked for (see headerMapSlack); 0 the rest of the time.
+ */
+let allocSlack: usize = 0;
+
+/** The exported `malloc`: the host allocates the blocks it hands us (maps, bodies, properties) here. */
+export function hostAlloc(size: usize): usize {
+  return heap.alloc(size + allocSlack);
+}
+
 /** Takes ownership of the block the host allocated: copies it into managed memory and frees it. */
-function takeReturned(): Uint8Array {
+function takeReturned(slack: u32 = 0): Uint8Array {
   const ptr = load<u32>(RET_PTR);
-  const len = load<u32>(RET_LEN);
+  let len = load<u32>(RET_LEN);
+  // A header map may extend past the length the host reported, into the slack (see headerMapSlack).
+  if (slack > 0 && ptr != 0) len = max(len, mapExtent(ptr, len + slack));
   noteAllocation(len);
   const out = new Uint8Array(<i32>len);
   if (ptr != 0) {
@@ -80,13 +93,79 @@ export class HostHeaders {
   constructor(public status: u32, public map: HeaderMap) {}
 }
 
-export function getHeaderMap(mapType: i32): HostHeaders {
+/**
+ * Reads a whole header map. `hostCount` is the header count the host gave the callback; with it,
+ * a map big enough to trip Kong's marshalling defect is read safely (see headerMapSlack).
+ */
+export function getHeaderMap(mapType: i32, hostCount: u32 = 0): HostHeaders {
+  const slack = headerMapSlack(mapType, hostCount);
   resetReturned();
+  allocSlack = slack;
   const status = proxy_get_header_map_pairs(mapType, RET_PTR, RET_LEN);
+  allocSlack = 0;
   if (status != Status.Ok) return new HostHeaders(status, HeaderMap.empty());
-  const decoded = decodeHeaderMap(takeReturned());
+  const decoded = decodeHeaderMap(takeReturned(<u32>slack));
   if (decoded === null) return new HostHeaders(Status.SerializationFailure, HeaderMap.empty());
   return new HostHeaders(status, decoded);
+}
+
+// Kong's get_header_map_pairs (ngx_wasm_module, every pin from Kong 3.4 to 3.9: ngx_proxy_wasm_util.c,
+// ngx_proxy_wasm_pairs_size and _pairs_marshal) sizes the block over up to 100 list headers and
+// then its own extras (request: :path, :method, :scheme, :authority; response: :status and nginx's
+// shim headers Content-Type … Vary), but writes every extra first and then list headers up to 100
+// pairs in all. With 98+ request headers (count ≥ 101 - extras for responses) it writes past the
+// block, by up to the size of the extras it did not count: heap corruption a client can cause.
+// The count the callback receives is nginx's list (plus shims for responses), so below 90 nothing
+// can overflow. From 90 on, every block the host allocates during the call gets slack for all the
+// extras, measured one by one (get_header_map_value finds them; the content type, the only shim an
+// upstream controls, also as nginx's $sent_http_content_type, which reads the shim itself).
+const OVERFLOW_FROM: u32 = 90;
+const ENTRY_BYTES: usize = 8 + 2; // two u32 lengths, two NULs
+const MARGIN: usize = 64;
+const REQUEST_EXTRAS: StaticArray<string> = [":path", ":method", ":scheme", ":authority"];
+// Response shims with values nginx bounds: Content-Length (an off_t), Transfer-Encoding ("chunked"),
+// Connection ("keep-alive"), Keep-Alive ("timeout=" and a time_t), Vary ("Accept-Encoding").
+const RESPONSE_FIXED: usize = <usize>(":status".length + 3 + "Content-Length".length + 20 + "Transfer-Encoding".length + 7 +
+  "Connection".length + 10 + "Keep-Alive".length + 28 + "Vary".length + 15) + 6 * ENTRY_BYTES;
+const CALL_FIXED: usize = <usize>(":status".length + 3 + ":dispatch_status".length + 32) + 2 * ENTRY_BYTES;
+const CONTENT_TYPE = String.UTF8.encode("content-type");
+const SENT_CONTENT_TYPE = propertyPath("ngx.sent_http_content_type");
+
+function valueLength(mapType: i32, name: ArrayBuffer): usize {
+  const v = getHeaderValue(mapType, name);
+  return v.status == Status.Ok ? <usize>v.data!.length : 0;
+}
+
+/** Bytes of slack that cover what Kong may write past a header map's block; 0 when it cannot. */
+export function headerMapSlack(mapType: i32, hostCount: u32): usize {
+  if (hostCount < OVERFLOW_FROM) return 0;
+  if (mapType == MapType.RequestHeaders) {
+    let n: usize = MARGIN;
+    for (let i = 0; i < REQUEST_EXTRAS.length; i++) {
+      const name = REQUEST_EXTRAS[i];
+      n += ENTRY_BYTES + <usize>name.length + valueLength(mapType, String.UTF8.encode(name));
+    }
+    return n;
+  }
+  if (mapType == MapType.ResponseHeaders) {
+    const sent = getProperty(SENT_CONTENT_TYPE);
+    const sentLength: usize = sent.status == Status.Ok ? <usize>sent.data!.length : 0;
+    return MARGIN + RESPONSE_FIXED + ENTRY_BYTES + 12 + max(valueLength(mapType, CONTENT_TYPE), sentLength);
+  }
+  return MARGIN + CALL_FIXED;
+}
+
+/** How many bytes the serialised map at `ptr` really spans, or 0 when it does not fit in `limit`. */
+function mapExtent(ptr: usize, limit: u32): u32 {
+  if (limit < 4) return 0;
+  const count = load<u32>(ptr);
+  let end: u64 = 4 + <u64>count * 8;
+  if (end > <u64>limit) return 0;
+  for (let i: u32 = 0; i < count; i++) {
+    end += <u64>load<u32>(ptr + 4 + i * 8) + <u64>load<u32>(ptr + 8 + i * 8) + 2;
+    if (end > <u64>limit) return 0;
+  }
+  return <u32>end;
 }
 
 export function getHeaderValue(mapType: i32, name: ArrayBuffer): HostBytes {

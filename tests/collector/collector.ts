@@ -42,6 +42,8 @@ export interface Fault {
   drop?: boolean;
   /** Never answer (until the collector closes). */
   hang?: boolean;
+  /** Hold the answer until release() (a slow collector, as slow as a test needs). */
+  hold?: boolean;
 }
 
 export interface CollectorOptions {
@@ -66,6 +68,7 @@ export class Collector {
   private standingFault: Fault | null = null;
   private server!: http.Server;
   private waiters: (() => void)[] = [];
+  private held: (() => void)[] = [];
   url = "";
   port = 0;
 
@@ -81,6 +84,16 @@ export class Collector {
   /** Every batch request meets `fault` until clear() (an outage). */
   failAll(fault: Fault): void {
     this.standingFault = fault;
+  }
+
+  /** Requests held so far and not yet answered. */
+  get holding(): number {
+    return this.held.length;
+  }
+
+  /** Answers every held request now. */
+  release(): void {
+    for (const act of this.held.splice(0)) act();
   }
 
   clear(): void {
@@ -153,7 +166,8 @@ export class Collector {
         }
         this.accept(req, res, raw);
       };
-      if (fault.delayMs) setTimeout(act, fault.delayMs);
+      if (fault.hold) this.held.push(act);
+      else if (fault.delayMs) setTimeout(act, fault.delayMs);
       else act();
       return;
     }

@@ -56,6 +56,12 @@ function normalisedUri(path: string): string {
   return decoded.replace(/\/{2,}/g, "/");
 }
 
+/** nginx's keep-alive decision for the client connection (what the Connection shim header says). */
+function keepsAlive(req: http.IncomingMessage): boolean {
+  const c = (req.headers.connection ?? "").toLowerCase();
+  return req.httpVersion === "1.0" ? c.includes("keep-alive") : !c.includes("close");
+}
+
 let connectionCounter = 0;
 
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
@@ -92,6 +98,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       responseStarted: false,
       bodyBytesSent: 0,
       connectionId: connectionIds.get(socket)!,
+      keepAlive: keepsAlive(req),
       route: opts.route,
       service: opts.service,
     };

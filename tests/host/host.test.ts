@@ -8,6 +8,7 @@ import binaryen from "binaryen";
 import { KongWasmHost, FatalStartError, linkProblems, LogLine } from "./kong-host.ts";
 import { startGateway } from "./gateway.ts";
 import { serializeMap, deserializeMap } from "./maps.ts";
+import { RequestState } from "./kong-host.ts";
 import { startUpstream } from "../support/upstream.ts";
 
 const probeWasm = readFileSync(new URL("../../build/probe.wasm", import.meta.url));
@@ -147,16 +148,42 @@ describe("ticks", () => {
     assert.match(host.traps[0].message, /tick_period already set/);
   });
 
-  test("a tick period set from an HTTP context is ignored", async () => {
-    const host = probe("tick-from-http");
-    const up = await startUpstream((_req, _body, res) => res.end("ok"));
-    const gw = await startGateway({ host, upstream: up.url });
-    await (await fetch(gw.url + "/")).text();
-    await gw.close();
-    await up.close();
-    assert.ok(probeLines(host).includes("tick from http Ok"));
-    assert.equal(host.tickPeriod(host.rootIds[0]), 0);
-    assert.ok(host.logs.some((l) => l.source === "host" && /outside a root context/.test(l.message)));
+  test("a tick period set from an HTTP context traps from Kong 3.6, is ignored before", async () => {
+    for (const [kongVersion, status] of [["3.9.1", 500], ["3.6.1", 500], ["3.4.2", 200]] as const) {
+      const host = probe("tick-from-http", { kongVersion });
+      const up = await startUpstream((_req, _body, res) => res.end("ok"));
+      const gw = await startGateway({ host, upstream: up.url });
+      const r = await fetch(gw.url + "/");
+      await r.text();
+      await gw.close();
+      await up.close();
+      assert.equal(r.status, status, kongVersion);
+      assert.equal(host.tickPeriod(host.rootIds[0]), 0);
+      if (status === 500) assert.match(host.traps[0].message, /can only set tick_period in root context/);
+      else assert.ok(probeLines(host).includes("tick from http Ok"));
+    }
+  });
+
+  test("after a trap in on_tick, Kong 3.4/3.5 stop ticking until a request; later versions tick on", async () => {
+    for (const kongVersion of ["3.4.2", "3.6.1"]) {
+      const host = probe("tick-trap", { kongVersion });
+      const rootId = host.rootIds[0];
+      host.tick(rootId);
+      assert.equal(host.traps.length, 1, kongVersion);
+      if (kongVersion === "3.4.2") {
+        assert.equal(host.tickPeriod(rootId), 0, "no tick is scheduled");
+        host.tickAll();
+        assert.equal(probeLines(host).filter((l) => l.startsWith("tick ") && !l.startsWith("tick set")).length, 1);
+        const up = await startUpstream((_req, _body, res) => res.end("ok"));
+        const gw = await startGateway({ host, upstream: up.url });
+        await (await fetch(gw.url + "/")).text();
+        await gw.close();
+        await up.close();
+      }
+      // A new instance, configured again, with its tick period set.
+      assert.equal(host.tickPeriod(rootId), 100, kongVersion);
+      assert.equal(host.instantiations, 2);
+    }
   });
 
   test("timers drive on_tick when autoTick is on", async () => {
@@ -167,10 +194,13 @@ describe("ticks", () => {
 });
 
 describe("properties", () => {
-  test("request-scoped properties in a root context trap", () => {
+  test("request-scoped properties in a root context answer InternalFailure with an error line", () => {
     const host = probe("root-property");
     host.tick(host.rootIds[0]);
-    assert.match(host.traps[0]?.message ?? "", /root context/);
+    assert.deepEqual(host.traps, []);
+    assert.ok(probeLines(host).includes("root property request.path InternalFailure, kong.version InternalFailure, plugin_name Ok"), probeLines(host).join("\n"));
+    const errors = host.logs.filter((l) => l.source === "host" && l.level === "error").map((l) => l.message);
+    assert.deepEqual(errors, ["cannot get ngx properties outside of a request", "cannot get host properties outside of a request"]);
   });
 
   test("kong.* and request properties are provided in a request; unknown ones are NotFound", async () => {
@@ -190,8 +220,8 @@ describe("properties", () => {
     assert.ok(lines.includes("property no.such.thing = NotFound"));
   });
 
-  test("kong.service_name needs Kong 3.9; kong.* needs 3.6", async () => {
-    for (const [version, want] of [["3.8.0", ["kong.route_id = r-1", "kong.service_name = NotFound"]], ["3.5.0", ["kong.route_id = NotFound"]]] as const) {
+  test("kong.route_name and kong.service_name need Kong 3.9; kong.* needs 3.6", async () => {
+    for (const [version, want] of [["3.8.0", ["kong.route_id = r-1", "kong.service_name = NotFound", "kong.version = 3.8.0"]], ["3.5.0", ["kong.route_id = NotFound", "kong.version = NotFound"]]] as const) {
       const host = probe("properties", { kongVersion: version });
       const up = await startUpstream((_req, _body, res) => res.end("ok"));
       const gw = await startGateway({ host, upstream: up.url, route: { id: "r-1" }, service: { id: "s-1", name: "svc-a" } });
@@ -235,7 +265,7 @@ describe("phases and bodies through the gateway", () => {
       "response_body size 6 eos 0 read 61626364",
       "response_body size 4 eos 0 read 6768696a",
       "response_body size 2 eos 0 read 6b6c",
-      "response_body size 0 eos 1 read NotFound",
+      "response_body size 0 eos 1 read Ok, no data",
       "done",
       "log",
       "delete",
@@ -262,8 +292,69 @@ describe("phases and bodies through the gateway", () => {
     await (await fetch(gw.url + "/p?q=1", { headers })).text();
     await gw.close();
     await up.close();
-    assert.ok(probeLines(host).includes("request map 100 pairs, first :path :method :scheme :authority"));
+    // 150 of ours and the client's own (Host, Accept, …): the count is nginx's list, pseudo-headers apart.
+    assert.ok(probeLines(host).some((l) => /^request map 100 pairs of 15\d headers, first :path :method :scheme :authority host$/.test(l)), probeLines(host).join("\n"));
     assert.ok(host.logs.some((l) => /truncated to 100/.test(l.message)));
+  });
+
+  test("the last chunk's empty buffer: Ok with no data from Kong 3.6, NotFound before", async () => {
+    const host = probe("log-phases", { kongVersion: "3.4.2" });
+    const up = await startUpstream((_req, _body, res) => res.end("abc"));
+    const gw = await startGateway({ host, upstream: up.url });
+    await (await fetch(gw.url + "/")).text();
+    await until(() => probeLines(host).includes("delete"));
+    await gw.close();
+    await up.close();
+    assert.ok(probeLines(host).includes("response_body size 0 eos 1 read NotFound"));
+  });
+
+  test("a body read outside its step traps from Kong 3.6 (NotFound before)", async () => {
+    for (const [kongVersion, status] of [["3.9.1", 500], ["3.4.2", 200]] as const) {
+      const host = probe("early-response-body", { kongVersion });
+      const up = await startUpstream((_req, _body, res) => res.end("ok"));
+      const gw = await startGateway({ host, upstream: up.url });
+      const r = await fetch(gw.url + "/");
+      await r.text();
+      await gw.close();
+      await up.close();
+      assert.equal(r.status, status, kongVersion);
+      if (status === 500) assert.match(host.traps[0].message, /can only get response body during "on_response_body"/);
+      else assert.ok(probeLines(host).includes("response body in request_headers NotFound"));
+    }
+  });
+
+  test("response maps: :status, then nginx's shim headers, then the upstream's names in their own case", async () => {
+    const host = probe("response-map");
+    const up = await startUpstream((_req, _body, res) => {
+      res.sendDate = false;
+      res.writeHead(201, ["Content-Type", "text/plain", "X-Mixed-Case", "1", "Content-Length", "2"]);
+      res.end("ok");
+    });
+    const gw = await startGateway({ host, upstream: up.url });
+    await (await fetch(gw.url + "/", { headers: { connection: "close" } })).text();
+    await gw.close();
+    await up.close();
+    // Three upstream headers besides the two nginx keeps as fields, plus three shims.
+    assert.ok(probeLines(host).includes("response map of 7 headers: :status Content-Type Content-Length Connection X-Mixed-Case X-Kong-Upstream-Latency X-Kong-Proxy-Latency Via"),
+      probeLines(host).join("\n"));
+  });
+
+  test("header setters after their step trap from Kong 3.7; before, an error line and Ok", async () => {
+    for (const [kongVersion, trapped] of [["3.7.1", true], ["3.6.1", false]] as const) {
+      const host = probe("late-header", { kongVersion });
+      const up = await startUpstream((_req, _body, res) => res.end("ok"));
+      const gw = await startGateway({ host, upstream: up.url });
+      await fetch(gw.url + "/").then((r) => r.text()).catch(() => "");
+      await until(() => probeLines(host).includes("delete") || host.traps.length > 0);
+      await gw.close();
+      await up.close();
+      if (trapped) assert.match(host.traps[0].message, /can only set response headers before "on_response_body"/);
+      else {
+        assert.deepEqual(host.traps, []);
+        assert.ok(probeLines(host).includes("late response header Ok"));
+        assert.ok(host.logs.some((l) => l.source === "host" && l.message === "cannot set response headers: headers already sent"));
+      }
+    }
   });
 });
 
@@ -298,7 +389,9 @@ describe("dispatch", () => {
     assert.equal(seen.headers?.["content-length"], "5");
     assert.equal(seen.body, "hello");
     assert.ok(probeLines(host).includes("dispatch Ok token 0"));
-    assert.ok(probeLines(host).some((l) => /^response token 0 headers \d+ status 201 dispatch_status - body created$/.test(l)), probeLines(host).join("\n"));
+    // The count is the collector's own headers (X-Answer, Date, Connection, Transfer-Encoding),
+    // without :status; Kong 3.9 adds :dispatch_status "ok".
+    assert.ok(probeLines(host).includes("response token 0 headers 4 status 201 dispatch_status ok body created"), probeLines(host).join("\n"));
   });
 
   test("a failed call: Kong 3.9 calls back with :dispatch_status, older Kong never calls back", async () => {
@@ -307,9 +400,18 @@ describe("dispatch", () => {
       host.tick(host.rootIds[0]);
       await host.settle();
       const callbacks = probeLines(host).filter((l) => l.startsWith("response"));
-      if (version === "3.9.0") assert.deepEqual(callbacks, ["response token 0 headers 0 status - dispatch_status connection refused body NotFound"]);
+      if (version === "3.9.0") assert.deepEqual(callbacks, ["response token 0 headers 0 status - dispatch_status broken connection body NotFound"]);
       else assert.deepEqual(callbacks, []);
+      assert.ok(host.logs.some((l) => l.source === "host" && l.message === "dispatch failed: tcp socket - Connection refused"));
     }
+  });
+
+  test("TLS to an IP address fails: Kong cannot derive SNI from it", async () => {
+    const host = probe("dispatch-tls-ip 127.0.0.1:1");
+    host.tick(host.rootIds[0]);
+    await host.settle();
+    assert.ok(probeLines(host).includes("response token 0 headers 0 status - dispatch_status tls handshake failure body NotFound"), probeLines(host).join("\n"));
+    assert.ok(host.logs.some((l) => l.source === "host" && /could not derive tls sni/.test(l.message)));
   });
 
   test("without :path from on_tick: InternalFailure and an error line, no trap", () => {
@@ -329,5 +431,87 @@ describe("dispatch", () => {
     await up.close();
     assert.equal(r.status, 500);
     assert.match(host.traps[0].message, /no :path/);
+  });
+});
+
+describe("metrics", () => {
+  test("before Kong 3.8 a metric call traps (NYI); from 3.8 it counts", () => {
+    const old = probe("metrics", { kongVersion: "3.7.1" });
+    old.tick(old.rootIds[0]);
+    assert.match(old.traps[0]?.message ?? "", /host trap \(function not yet implemented\): proxy_define_metric/);
+    const current = probe("metrics", { kongVersion: "3.8.0" });
+    current.tick(current.rootIds[0]);
+    assert.deepEqual(current.traps, []);
+    assert.ok(probeLines(current).includes("metric defined 1 increment Ok"));
+    assert.equal(current.metrics.get("probe_calls"), 3n);
+  });
+
+  test("Kong 3.8 traps on misuse: increment of a gauge, record on a counter, unknown id, name too long", () => {
+    const traps = ["increment-gauge", "record-counter", "unknown-id", "long-name"].map((misuse) => {
+      const host = probe(`metric-misuse ${misuse}`, { kongVersion: "3.8.0" });
+      host.tick(host.rootIds[0]);
+      return host.traps[0]?.message;
+    });
+    assert.deepEqual(traps, [
+      `could not increment metric id "1": metric not a counter`,
+      `could not record value in metric id "2": metric is a counter`,
+      `could not increment metric id "12345": metric not found`,
+      `could not define metric: name "${"x".repeat(260)}" too long`,
+    ]);
+  });
+});
+
+describe("header-map marshalling, exactly as NWM (every pin)", () => {
+  // A module whose malloc always answers 4096, so the test can read what the host wrote there.
+  const BLOCK = 4096;
+  const module = wat(minimalModule(`
+    (import "env" "proxy_get_header_map_pairs" (func $pairs (param i32 i32 i32) (result i32)))
+    (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+      (drop (call $pairs (i32.const 0) (i32.const 16) (i32.const 20))) (i32.const 0))`).replace("(i32.const 1024)", `(i32.const ${BLOCK})`));
+
+  function run(headers: [string, Buffer][]): { reported: number; mem: Buffer } {
+    const host = new KongWasmHost(module, [{ name: "m", config: "" }], { autoTick: false });
+    host.start();
+    const state: RequestState = {
+      method: "GET", scheme: "http", requestUri: "/p", uri: "/p", args: "", serverName: "kong", serverPort: 8000,
+      remoteAddr: "10.0.0.1", remotePort: 1, protocol: "HTTP/1.1", startMs: 0, requestHeaders: headers, requestBody: null,
+      responseHeaders: [], responseChunk: null, status: 0, headersSent: false, responseStarted: false, bodyBytesSent: 0, connectionId: 1,
+    };
+    host.newStream(state).requestHeaders();
+    const mem = Buffer.from((host.exports.memory as WebAssembly.Memory).buffer);
+    assert.equal(mem.readUInt32LE(16), BLOCK);
+    return { reported: mem.readUInt32LE(20), mem };
+  }
+
+  const short = (n: number): [string, Buffer][] => Array.from({ length: n }, (_, i) => [`h${i}`, Buffer.from("v")]);
+  const entry = (k: string, v: string) => 8 + k.length + 1 + v.length + 1;
+  const EXTRAS: [string, string][] = [[":path", "/p"], [":method", "GET"], [":scheme", "http"], [":authority", "kong:8000"]];
+
+  test("97 short headers: the block holds all it reports (4 extras first, then 96 headers)", () => {
+    const { reported, mem } = run(short(97));
+    // NWM sizes 97 list pairs and then all 4 extras (the count stays below 100 until the last).
+    const size = 4 + short(97).reduce((n, [k]) => n + entry(k, "v"), 0) + EXTRAS.reduce((n, [k, v]) => n + entry(k, v), 0);
+    assert.equal(reported, size);
+    assert.equal(mem.readUInt32LE(BLOCK), 100);
+    const pairs = deserializeMap(mem.subarray(BLOCK, BLOCK + size))!;
+    assert.deepEqual(pairs.slice(0, 5).map(([k]) => k), [":path", ":method", ":scheme", ":authority", "h0"]);
+    assert.equal(pairs[99][0], "h95");
+  });
+
+  test("100 or more short headers: NWM writes past the block it reported, by the extras it did not count", () => {
+    for (const n of [100, 150]) {
+      const { reported, mem } = run(short(n));
+      // Sized: 100 list pairs and one extra (:path). Written: 4 extras and 96 list pairs.
+      const size = 4 + short(100).reduce((x, [k]) => x + entry(k, "v"), 0) + entry(":path", "/p");
+      assert.equal(reported, size, `${n} headers`);
+      const written = 4 + EXTRAS.reduce((x, [k, v]) => x + entry(k, v), 0) + short(96).reduce((x, [k]) => x + entry(k, "v"), 0);
+      assert.ok(written > size);
+      // The bytes past the block hold the rest of NWM's layout: the 96th header ends exactly there.
+      const pairs = deserializeMap(mem.subarray(BLOCK, BLOCK + written))!;
+      assert.equal(pairs.length, 100);
+      assert.deepEqual(pairs[99], ["h95", Buffer.from("v")]);
+      assert.equal(mem.subarray(BLOCK + written - 6, BLOCK + written).toString("latin1"), "h95\0v\0");
+      assert.equal(deserializeMap(mem.subarray(BLOCK, BLOCK + size)), null, "the reported length cuts the map short");
+    }
   });
 });

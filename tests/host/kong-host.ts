@@ -1,8 +1,9 @@
 // A proxy-wasm host in Node that copies Kong's (ngx_wasm_module's) rules: what links, what traps,
-// phase order, dispatch rules, body chunking, properties. Node's V8 runs the module as Kong's V8
-// runtime would; everything NWM decides on its own is re-implemented here from
-// ../shared/reference/kong-wasm-host.md. Tests drive it directly (like proxy-wasm-go-sdk's emulator:
-// start, tick, requests) or through the HTTP gateway in gateway.ts.
+// phase order, dispatch rules, body chunking, properties, header-map marshalling. Node's V8 runs the
+// module as Kong's V8 runtime would; everything NWM decides on its own is re-implemented here, per
+// Kong version, from NWM's source at the commit that release pins (nwm.ts lists the pins; each rule
+// below names the NWM file and function it copies). Tests drive it directly (like
+// proxy-wasm-go-sdk's emulator: start, tick, requests) or through the HTTP gateway in gateway.ts.
 import http from "node:http";
 import https from "node:https";
 import net from "node:net";
@@ -11,7 +12,8 @@ import {
   Status, MapType, BufferType, Action, LOG_LEVELS, KONG_IMPLEMENTED, KONG_TRAPPING_STUBS, ABI_MARKERS,
   REQUIRED_EXPORTS, DISPATCH_PHASES, MAX_MAP_PAIRS,
 } from "./abi.ts";
-import { Pair, serializeMap, deserializeMap, toBuffer } from "./maps.ts";
+import { Pair, serializeMap, deserializeMap, toBuffer, marshalLikeNwm } from "./maps.ts";
+import { NwmProfile, nwmProfile, versionAtLeast } from "./nwm.ts";
 
 export interface FilterSpec {
   /** The filter name: the .wasm basename in Kong. */
@@ -86,6 +88,8 @@ export interface RequestState {
   responseStarted: boolean;
   bodyBytesSent: number;
   connectionId: number;
+  /** Whether nginx keeps the client connection open (the Connection shim header); default true. */
+  keepAlive?: boolean;
   route?: { id: string; name?: string };
   service?: { id: string; name?: string };
   upstreamAddress?: string;
@@ -98,8 +102,19 @@ interface CallScope {
   contextId: number;
   rootId: number;
   stream?: HttpStream;
-  callResponse?: { pairs: Pair[]; body: Buffer };
+  /** In on_http_call_response: the list headers as the collector sent them, NWM's extras, the body. */
+  callResponse?: { list: Pair[]; extras: Pair[]; body: Buffer };
 }
+
+/** A map as NWM assembles it: nginx's header list, and the special keys and shims it puts first. */
+interface MapParts {
+  list: Pair[];
+  extras: Pair[];
+}
+
+// nginx keeps these response headers in r->headers_out fields, not in its header list; NWM gives
+// them back as "shim" headers with these names (src/http/ngx_http_wasm_headers_shims.c).
+const SHIM_SOURCES = ["content-type", "content-length", "transfer-encoding"];
 
 interface Root {
   id: number;
@@ -117,15 +132,6 @@ interface PendingCall {
   headers: Pair[];
   body: Buffer;
   outcome?: { status?: number; error?: string };
-}
-
-function versionAtLeast(v: string, want: string): boolean {
-  const a = v.split(".").map(Number);
-  const b = want.split(".").map(Number);
-  for (let i = 0; i < 3; i++) {
-    if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
-  }
-  return true;
 }
 
 /** Checks a module against what Kong links; returns the problems (empty when Kong would load it). */
@@ -151,10 +157,8 @@ export function linkProblems(module: WebAssembly.Module): string[] {
 export class KongWasmHost {
   readonly module: WebAssembly.Module;
   readonly kongVersion: string;
-  // What this Kong version has (kong.* properties 3.6, tick cancel 3.8, service_name and failure callbacks 3.9).
-  private readonly kong36: boolean;
-  private readonly kong38: boolean;
-  private readonly kong39: boolean;
+  /** What this Kong version's NWM pin does differently (nwm.ts). */
+  readonly nwm: NwmProfile;
   readonly logs: LogLine[] = [];
   readonly traps: { phase: string; message: string }[] = [];
   readonly calls: PendingCall[] = [];
@@ -181,17 +185,21 @@ export class KongWasmHost {
   private scope: CallScope | null = null;
   private nextStreamId = 1;
   private nextToken = 0;
-  private metricIds: string[] = [];
+  private metricIds: { name: string; type: string }[] = [];
+  /** The last header map handed over: where, the size NWM reported, and the bytes it wrote there. */
+  lastMap: { ptr: number; size: number; bytes: Buffer } | null = null;
+  /** Header maps whose bytes ran past the block NWM asked malloc for. */
+  mapOverflows = 0;
   private sharedData = new Map<string, { value: Buffer; cas: number }>();
   private stopped = false;
+  /** Kong 3.4/3.5 after a trap in on_tick: no instance (and no tick) until the next request. */
+  private instanceLost = false;
   private readonly opts: Required<Pick<HostOptions, "clientBodyBufferSize" | "autoTick" | "nodeId" | "hostname">> & HostOptions;
 
   constructor(wasm: Uint8Array, readonly filters: FilterSpec[], opts: HostOptions = {}) {
     this.opts = { clientBodyBufferSize: 8192, autoTick: true, nodeId: "3f6d2a52-6a48-4d1b-a7c5-6e3fcb4fb1a2", hostname: "kong-test", ...opts };
     this.kongVersion = opts.kongVersion ?? "3.9.1";
-    this.kong36 = versionAtLeast(this.kongVersion, "3.6.0");
-    this.kong38 = versionAtLeast(this.kongVersion, "3.8.0");
-    this.kong39 = versionAtLeast(this.kongVersion, "3.9.0");
+    this.nwm = nwmProfile(this.kongVersion);
     this.module = new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>);
     const problems = linkProblems(this.module);
     if (problems.length > 0) throw new FatalStartError(`[emerg] failed to load filter: ${problems.join("; ")}`);
@@ -256,8 +264,14 @@ export class KongWasmHost {
     }
   }
 
+  /** @internal What on_response_headers is told: list headers plus shims. */
+  responseHeaderCount(s: RequestState): number {
+    return s.responseHeaders.filter(([k]) => !SHIM_SOURCES.includes(k.toLowerCase())).length + this.shimHeaders(s).length;
+  }
+
   /** Runs one on_tick for a root now (what a timer does when autoTick is on). */
   tick(rootId: number): void {
+    if (this.instanceLost) return;
     this.callRoot(rootId, "tick", () => this.exports.proxy_on_tick?.(rootId));
   }
 
@@ -280,6 +294,7 @@ export class KongWasmHost {
 
   /** Starts the HTTP contexts of one request, one per filter in the chain. */
   newStream(state: RequestState): HttpStream {
+    if (this.instanceLost) this.restart();
     const ids = this.roots.map((root) => {
       let id = this.nextStreamId++;
       while (this.roots.some((r) => r.id === id)) id = this.nextStreamId++;
@@ -309,13 +324,31 @@ export class KongWasmHost {
     const message = e instanceof Error ? e.message : String(e);
     this.traps.push({ phase, message });
     this.hostLog("crit", `filter trapped in ${phase}: ${message}; instance replaced, in-memory state lost`);
+    if (phase === "tick" && this.nwm.ticksStopAfterTrap) {
+      // ngx_proxy_wasm_filter_tick_handler at 21732b18 does not schedule the next tick after a failed
+      // step; the next request gets a new instance, whose on_configure sets the period again.
+      // (That the other roots' ticks stop too, until then, is inferred: they share the instance.)
+      this.generation++;
+      for (const r of this.roots) {
+        if (r.timer) clearInterval(r.timer);
+        r.timer = undefined;
+        r.tickPeriod = 0;
+      }
+      this.instanceLost = true;
+      return message;
+    }
     // NWM recycles the instance: every root context is started again and loses its queue.
+    this.restart();
+    return message;
+  }
+
+  private restart(): void {
+    this.instanceLost = false;
     try {
       this.instantiate(false);
     } catch (err) {
       this.hostLog("emerg", `could not restart the filter: ${(err as Error).message}`);
     }
-    return message;
   }
 
   private enter<T>(scope: CallScope, fn: () => T): T {
@@ -416,21 +449,38 @@ export class KongWasmHost {
     env.proxy_set_tick_period_milliseconds = (period: number) => this.setTickPeriod(period >>> 0);
     env.proxy_get_buffer_bytes = (type: number, start: number, max: number, retPtr: number, retLen: number) =>
       this.getBufferBytes(type, max >>> 0, retPtr, retLen);
+    // ngx_proxy_wasm_hfuncs_get_header_map_pairs (ngx_proxy_wasm_host.c) and ngx_proxy_wasm_marshal
+    // (ngx_proxy_wasm_util.c): the block is malloc'd at the size NWM computes and checked against
+    // memory at that size, then written in full, past its end where the count is high (maps.ts).
     env.proxy_get_header_map_pairs = (type: number, retPtr: number, retLen: number) => {
-      const pairs = this.mapFor(type);
-      if (pairs === null) return Status.BadArgument;
-      let out = pairs;
-      if (pairs.length > MAX_MAP_PAIRS) {
-        out = pairs.slice(0, MAX_MAP_PAIRS);
+      const parts = this.mapParts(type);
+      if (parts === null) return Status.BadArgument;
+      const { size, bytes } = marshalLikeNwm(parts.list, parts.extras, MAX_MAP_PAIRS);
+      const malloc = this.exports.malloc ?? this.exports.proxy_on_memory_allocate;
+      const p = malloc(size) >>> 0;
+      const mem = this.mem;
+      if (p === 0 || p + size > mem.length) return Status.InvalidMemoryAccess;
+      // Past the end of linear memory NWM would write into the host's own memory; here it stops.
+      bytes.copy(mem, p, 0, Math.min(bytes.length, mem.length - p));
+      this.lastMap = { ptr: p, size, bytes };
+      if (bytes.length > size) this.mapOverflows++;
+      this.writeU32(retPtr, p);
+      this.writeU32(retLen, size);
+      if (parts.list.length + parts.extras.length > MAX_MAP_PAIRS) {
         this.hostLog("warn", `marshalled map truncated to ${MAX_MAP_PAIRS} elements`);
       }
-      return this.giveBytes(serializeMap(out), retPtr, retLen);
+      return Status.Ok;
     };
+    // ngx_proxy_wasm_maps_get (ngx_proxy_wasm_maps.c): special keys first, then nginx's list, then
+    // (response map) the shim headers; names compared without case.
     env.proxy_get_header_map_value = (type: number, kp: number, kl: number, retPtr: number, retLen: number) => {
-      const pairs = this.mapFor(type);
-      if (pairs === null) return Status.BadArgument;
+      const parts = this.mapParts(type, true);
+      if (parts === null) return Status.BadArgument;
       const key = this.read(kp, kl).toString("latin1").toLowerCase();
-      const hit = pairs.find(([k]) => k.toLowerCase() === key);
+      const match = ([k]: Pair) => k.toLowerCase() === key;
+      const special = parts.extras.filter(([k]) => k.startsWith(":"));
+      const shims = parts.extras.filter(([k]) => !k.startsWith(":"));
+      const hit = special.find(match) ?? parts.list.find(match) ?? shims.find(match);
       if (!hit) return Status.NotFound;
       return this.giveBytes(hit[1], retPtr, retLen);
     };
@@ -443,9 +493,10 @@ export class KongWasmHost {
     env.proxy_set_header_map_pairs = (type: number, ptr: number, len: number) => {
       const pairs = deserializeMap(this.read(ptr, len));
       if (pairs === null) return Status.InternalFailure;
-      const current = this.mapFor(type);
-      if (current === null || (type !== MapType.RequestHeaders && type !== MapType.ResponseHeaders)) return Status.BadArgument;
+      if (type !== MapType.RequestHeaders && type !== MapType.ResponseHeaders) return Status.BadArgument;
       if (!this.mapWritable(type)) return Status.Ok;
+      const state = this.requireStream("headers").state;
+      const current = type === MapType.RequestHeaders ? state.requestHeaders : state.responseHeaders;
       current.splice(0, current.length, ...pairs.filter(([k]) => !k.startsWith(":")));
       return Status.Ok;
     };
@@ -453,6 +504,7 @@ export class KongWasmHost {
       const path = this.read(pp, pl).toString("utf8").replace(/\0/g, ".");
       const value = this.property(path);
       if (value === null) return Status.NotFound;
+      if (value === "error") return Status.InternalFailure;
       return this.giveBytes(value, retPtr, retLen);
     };
     env.proxy_set_property = (pp: number, pl: number, vp: number, vl: number) => {
@@ -481,36 +533,55 @@ export class KongWasmHost {
       this.sharedData.set(key, { value: this.read(vp, vl), cas: (hit?.cas ?? 0) + 1 });
       return Status.Ok;
     };
+    // Metrics (96b4e27e, ngx_proxy_wasm_host.c: ngx_proxy_wasm_hfuncs_define_metric and the three
+    // after it). Every failure traps there, none answers a status. Kong names the metric
+    // "pw:<filter>:<name>"; `metrics` here is keyed by the filter's own name.
+    const METRIC_TYPES = ["counter", "gauge", "histogram"];
+    const MAX_METRIC_NAME = 256; // NGX_WA_METRICS_DEFAULT_MAX_NAME_LEN (src/ngx_wasmx.h)
+    const metric = (id: number, op: string) => {
+      const m = this.metricIds[(id >>> 0) - 1];
+      if (m === undefined) throw new HostTrap(`could not ${op} metric id "${id >>> 0}": metric not found`);
+      return m;
+    };
     env.proxy_define_metric = (type: number, np: number, nl: number, idPtr: number) => {
-      if (type < 0 || type > 2) return Status.BadArgument;
       const name = this.read(np, nl).toString("utf8");
-      let id = this.metricIds.indexOf(name);
+      if (type < 0 || type > 2) throw new HostTrap(`could not define metric "${name}": unknown type "${type}"`);
+      const root = this.roots.find((r) => r.id === this.scope?.rootId);
+      if (4 + (root?.filter.name.length ?? 0) + nl > MAX_METRIC_NAME) throw new HostTrap(`could not define metric: name "${name}" too long`);
+      let id = this.metricIds.findIndex((m) => m.name === name);
       if (id < 0) {
-        id = this.metricIds.push(name) - 1;
+        id = this.metricIds.push({ name, type: METRIC_TYPES[type] }) - 1;
         this.metrics.set(name, 0n);
       }
       this.writeU32(idPtr, id + 1);
       return Status.Ok;
     };
-    const metricName = (id: number) => this.metricIds[(id >>> 0) - 1];
     env.proxy_increment_metric = (id: number, offset: bigint) => {
-      const name = metricName(id);
-      if (name === undefined) return Status.NotFound;
-      this.metrics.set(name, (this.metrics.get(name) ?? 0n) + BigInt(offset));
+      const m = metric(id, "increment");
+      if (m.type !== "counter") throw new HostTrap(`could not increment metric id "${id >>> 0}": metric not a counter`);
+      this.metrics.set(m.name, (this.metrics.get(m.name) ?? 0n) + BigInt(offset));
       return Status.Ok;
     };
     env.proxy_record_metric = (id: number, value: bigint) => {
-      const name = metricName(id);
-      if (name === undefined) return Status.NotFound;
-      this.metrics.set(name, BigInt.asUintN(64, BigInt(value)));
+      const m = metric(id, "record value in");
+      if (m.type === "counter") throw new HostTrap(`could not record value in metric id "${id >>> 0}": metric is a counter`);
+      this.metrics.set(m.name, BigInt.asUintN(64, BigInt(value)));
       return Status.Ok;
     };
     env.proxy_get_metric = (id: number, retPtr: number) => {
-      const name = metricName(id);
-      if (name === undefined) return Status.NotFound;
-      this.mem.writeBigUInt64LE(BigInt.asUintN(64, this.metrics.get(name) ?? 0n), retPtr >>> 0);
+      const m = metric(id, "retrieve");
+      if (m.type === "histogram") throw new HostTrap(`could not retrieve metric id "${id >>> 0}": metric is a histogram`);
+      this.mem.writeBigUInt64LE(BigInt.asUintN(64, this.metrics.get(m.name) ?? 0n), retPtr >>> 0);
       return Status.Ok;
     };
+    if (!this.nwm.metrics) {
+      // Before 96b4e27e the four are bound to ngx_proxy_wasm_hfuncs_nop: NGX_WAVM_NYI, a trap.
+      for (const name of ["proxy_define_metric", "proxy_increment_metric", "proxy_record_metric", "proxy_get_metric"]) {
+        env[name] = () => {
+          throw new HostTrap(`host trap (function not yet implemented): ${name}`);
+        };
+      }
+    }
 
     // Any host call from _initialize crashes nginx (ngx_wasm_module#695): refuse them all there.
     for (const name of Object.keys(env)) {
@@ -544,15 +615,17 @@ export class KongWasmHost {
 
   private setTickPeriod(period: number): number {
     const scope = this.scope;
+    // ngx_proxy_wasm_hfuncs_set_tick_period (ngx_proxy_wasm_host.c): outside a root context it traps
+    // from a7087a37 and is ignored (Ok) at 21732b18; a second call traps ("tick_period already set"),
+    // except a period of 0, which cancels from 96b4e27e.
     if (!scope || scope.stream || scope.contextId !== scope.rootId) {
-      // NWM ignores the call outside a root context: the filter would never tick.
-      this.hostLog("warn", "tick period set outside a root context: ignored");
+      if (this.nwm.tickFromHttpTraps) throw new HostTrap("can only set tick_period in root context");
       return Status.Ok;
     }
     const root = this.roots.find((r) => r.id === scope.rootId);
     if (!root) return Status.BadArgument;
     if (root.tickPeriod > 0) {
-      if (period === 0 && this.kong38) {
+      if (period === 0 && this.nwm.tickCancel) {
         if (root.timer) clearInterval(root.timer);
         root.timer = undefined;
         root.tickPeriod = 0;
@@ -581,6 +654,12 @@ export class KongWasmHost {
     return stream;
   }
 
+  /** ngx_proxy_wasm_get_buffer_helper (from a7087a37): a body buffer read outside its steps traps. */
+  private checkBufferStep(allowed: string[], message: string): void {
+    if (this.nwm.bufferStepChecks && !allowed.includes(this.scope?.phase ?? "")) throw new HostTrap(message);
+  }
+
+  // ngx_proxy_wasm_hfuncs_get_buffer (ngx_proxy_wasm_host.c).
   private getBufferBytes(type: number, max: number, retPtr: number, retLen: number): number {
     this.bufferReads.set(type, (this.bufferReads.get(type) ?? 0) + 1);
     let data: Buffer | null;
@@ -594,6 +673,7 @@ export class KongWasmHost {
         data = Buffer.alloc(0);
         break;
       case BufferType.RequestBody: {
+        this.checkBufferStep(["request_headers", "request_body", "log"], `can only get request body during "on_request_body", "on_log"`);
         const state = this.requireStream("request body").state;
         data = state.requestBody;
         if (data !== null && data.length > this.opts.clientBodyBufferSize) {
@@ -603,12 +683,15 @@ export class KongWasmHost {
         break;
       }
       case BufferType.ResponseBody:
+        this.checkBufferStep(["response_body"], `can only get response body during "on_response_body"`);
         data = this.requireStream("response body").state.responseChunk;
         break;
       case BufferType.HttpCallResponseBody: {
+        this.checkBufferStep(["http_call_response", "log"], `can only get dispatch response body during "on_http_dispatch_response"`);
         const r = this.scope?.callResponse;
         if (!r) return Status.BadArgument;
-        data = r.body;
+        // No body at all is NotFound ("none"), not an empty buffer.
+        data = r.body.length > 0 ? r.body : null;
         break;
       }
       default:
@@ -618,34 +701,89 @@ export class KongWasmHost {
     if (data === null) return Status.NotFound;
     // NWM ignores `start`: it always copies from byte 0, up to max.
     const len = Math.min(data.length, max);
-    if (len === 0) return Status.NotFound;
+    // Nothing to copy: Ok with nothing written to the return pointers ("eof") from a7087a37,
+    // NotFound at 21732b18.
+    if (len === 0) return this.nwm.emptyBufferOk ? Status.Ok : Status.NotFound;
     return this.giveBytes(data.subarray(0, len), retPtr, retLen);
   }
 
-  private mapFor(type: number): Pair[] | null {
+  /**
+   * A map as ngx_proxy_wasm_maps_get_all (ngx_proxy_wasm_maps.c) assembles it: nginx's header list,
+   * in the case the client or upstream sent, and the extras it puts first. `lookup` is for
+   * get_header_map_value, which finds shims in every step.
+   */
+  private mapParts(type: number, lookup = false): MapParts | null {
     switch (type) {
       case MapType.RequestHeaders: {
         const s = this.requireStream("request headers").state;
-        // Kong adds these pseudo-headers to the request map (ngx_proxy_wasm_maps.c).
-        return [
-          [":path", Buffer.from(s.uri + (s.args ? "?" + s.args : ""), "latin1")],
-          [":method", Buffer.from(s.method)],
-          [":scheme", Buffer.from(s.scheme)],
-          [":authority", Buffer.from(`${this.opts.hostname}:${s.serverPort}`)],
-          ...s.requestHeaders,
-        ];
+        // Special keys: :path is $uri plus ?$args (ngx_proxy_wasm_maps_get_path), :authority the
+        // server block's server_name (or the machine's hostname) and the local port
+        // (ngx_proxy_wasm_maps_get_authority): not the client's Host.
+        return {
+          list: s.requestHeaders,
+          extras: [
+            [":path", Buffer.from(s.uri + (s.args ? "?" + s.args : ""), "latin1")],
+            [":method", Buffer.from(s.method, "latin1")],
+            [":scheme", Buffer.from(s.scheme)],
+            [":authority", Buffer.from(`${s.serverName || this.opts.hostname}:${s.serverPort}`)],
+          ],
+        };
       }
-      case MapType.ResponseHeaders:
-        return this.requireStream("response headers").state.responseHeaders;
-      case MapType.HttpCallResponseHeaders:
-        return this.scope?.callResponse?.pairs ?? null;
+      case MapType.ResponseHeaders: {
+        const s = this.requireStream("response headers").state;
+        const list = s.responseHeaders.filter(([k]) => !SHIM_SOURCES.includes(k.toLowerCase()));
+        // :status only once a status is known (ngx_proxy_wasm_maps_get_response_status).
+        const extras: Pair[] = s.status ? [[":status", Buffer.from(String(s.status).padStart(3, "0"))]] : [];
+        const phase = this.scope?.phase ?? "";
+        if (lookup || !this.nwm.shimsOnlyInResponseSteps || ["response_headers", "response_body", "log"].includes(phase)) {
+          extras.push(...this.shimHeaders(s));
+        }
+        return { list, extras };
+      }
+      case MapType.HttpCallResponseHeaders: {
+        const r = this.scope?.callResponse;
+        return r ? { list: r.list, extras: r.extras } : null;
+      }
       default:
         return null;
     }
   }
 
+  /**
+   * nginx's own response headers as NWM produces them (ngx_http_wasm_get_shim_headers,
+   * src/http/ngx_http_wasm_headers_shims.c), in its order and capitalisation. Keep-Alive needs
+   * keepalive_header and Vary gzip_vary, neither of which Kong sets.
+   */
+  private shimHeaders(s: RequestState): Pair[] {
+    const first = (name: string) => s.responseHeaders.find(([k]) => k.toLowerCase() === name)?.[1];
+    const out: Pair[] = [];
+    const ct = first("content-type");
+    if (ct && ct.length > 0) out.push(["Content-Type", ct]);
+    // nginx keeps the length as a number (content_length_n) and NWM prints it back ("%O"); a
+    // length nginx cannot read would have failed the upstream response, so it is left out here.
+    const cl = first("content-length")?.toString("latin1").trim();
+    if (cl !== undefined && /^\d{1,18}$/.test(cl)) out.push(["Content-Length", Buffer.from(String(BigInt(cl)))]);
+    else if (first("transfer-encoding") || !noBody(s.status)) out.push(["Transfer-Encoding", Buffer.from("chunked")]);
+    out.push(["Connection", Buffer.from(s.keepAlive === false ? "close" : "keep-alive")]);
+    return out;
+  }
+
+  /**
+   * Header setters: from 91d447ff ngx_proxy_wasm_hfuncs_set_header_check traps outside the steps
+   * where the map can still change; before, NWM logged an error and answered Ok.
+   */
   private mapWritable(type: number): boolean {
     const s = this.requireStream("headers").state;
+    const phase = this.scope?.phase ?? "";
+    if (this.nwm.headerSettersTrapAfterStep) {
+      if (type === MapType.RequestHeaders && !["request_headers", "request_body"].includes(phase)) {
+        throw new HostTrap("can only set request headers before response is produced");
+      }
+      if (type === MapType.ResponseHeaders && !["request_headers", "request_body", "response_headers"].includes(phase)) {
+        throw new HostTrap(`can only set response headers before "on_response_body"`);
+      }
+      return true;
+    }
     if (type === MapType.RequestHeaders && s.responseStarted) {
       this.hostLog("error", "cannot set request headers: response produced");
       return false;
@@ -686,7 +824,7 @@ export class KongWasmHost {
 
   // ---- properties ----
 
-  private property(path: string): Buffer | null {
+  private property(path: string): Buffer | null | "error" {
     const scope = this.scope;
     const stream = scope?.stream;
     const rootId = scope?.rootId ?? 0;
@@ -696,21 +834,27 @@ export class KongWasmHost {
         return root ? Buffer.from(root.filter.name) : null;
       case "plugin_root_id":
         return Buffer.from(String(rootId));
-      case "kong.node.id":
-        return this.kong36 ? Buffer.from(this.opts.nodeId) : null;
-      case "kong.version":
-        return this.kong36 ? Buffer.from(this.kongVersion) : null;
     }
     const requestScoped = /^(request|response|upstream|source|destination|connection|ngx|kong)\./.test(path);
     if (!requestScoped) return null;
-    if (!stream) throw new HostTrap(`property "${path}" read from a root context: request-scoped properties are errors there`);
+    if (!stream) {
+      // ngx_proxy_wasm_properties_get_ngx / _get_host (ngx_proxy_wasm_properties.c): outside a
+      // request they log an error and fail; ngx_proxy_wasm_hfuncs_get_property answers
+      // InternalFailure (ngx_proxy_wasm_result_err).
+      this.hostLog("error", path.startsWith("kong.") ? "cannot get host properties outside of a request" : "cannot get ngx properties outside of a request");
+      return "error";
+    }
+    if (path === "kong.node.id") return this.nwm.kongProperties ? Buffer.from(this.opts.nodeId) : null;
+    if (path === "kong.version") return this.nwm.kongProperties ? Buffer.from(this.kongVersion) : null;
     const s = stream.state;
     const str = (v: string | number | undefined | null) => (v === undefined || v === null ? null : Buffer.from(String(v), "utf8"));
     const header = (pairs: Pair[], name: string) => pairs.find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1] ?? null;
     if (path.startsWith("request.headers.")) return header(s.requestHeaders, path.slice(16));
     if (path.startsWith("response.headers.")) return header(s.responseHeaders, path.slice(17));
-    if (path.startsWith("ngx.")) return str(s.ngxVars?.[path.slice(4)]);
-    const kong36 = this.kong36;
+    if (path.startsWith("ngx.")) return this.ngxVariable(s, path.slice(4));
+    // Kong's getters (kong/runloop/wasm.lua): most from 3.6, route_name and service_name from 3.9.
+    const kong36 = this.nwm.kongProperties;
+    const kong39 = this.nwm.routeServiceNames;
     const reqLen = s.requestBody?.length ?? 0;
     switch (path) {
       case "request.path": return Buffer.from(s.requestUri, "latin1");
@@ -738,14 +882,23 @@ export class KongWasmHost {
       case "connection.mtls": return str("false");
       case "kong.route_id": return kong36 ? str(s.route?.id) : null;
       case "kong.service_id": return kong36 ? str(s.service?.id) : null;
-      case "kong.route_name": return kong36 ? str(s.route?.name) : null;
-      case "kong.service_name": return this.kong39 ? str(s.service?.name) : null;
+      case "kong.route_name": return kong39 ? str(s.route?.name) : null;
+      case "kong.service_name": return kong39 ? str(s.service?.name) : null;
       case "kong.router.route": return kong36 && s.route ? str(JSON.stringify(s.route)) : null;
       case "kong.router.service": return kong36 && s.service ? str(JSON.stringify(s.service)) : null;
       case "kong.client.protocol": return kong36 ? str(s.scheme) : null;
       case "kong.response.source":
         throw new HostTrap("kong.response.source: its getter is broken in Kong and traps");
     }
+    return null;
+  }
+
+  /** nginx variables (ngx.*): those a test set, and the few built-in ones filters read. */
+  private ngxVariable(s: RequestState, name: string): Buffer | null {
+    const set = s.ngxVars?.[name];
+    if (set !== undefined) return Buffer.from(set, "utf8");
+    if (name === "nginx_version") return Buffer.from(versionAtLeast(this.kongVersion, "3.7.0") ? "1.25.3" : "1.21.4");
+    if (name === "sent_http_content_type") return s.responseHeaders.find(([k]) => k.toLowerCase() === "content-type")?.[1] ?? null;
     return null;
   }
 
@@ -776,6 +929,11 @@ export class KongWasmHost {
     }
     const tls = get(":scheme") === "https";
     const authority = get(":authority");
+    // ngx_wasm_socket_tcp_ssl_set_server_name (ngx_wasm_socket_tcp.c): SNI is :authority (else the
+    // upstream) without its port; an IP literal is refused (RFC 6066), failing the TLS step.
+    const sniSource = authority || target.host;
+    const sniName = sniSource.startsWith("[") ? "" : sniSource.split(":")[0];
+    const sniRefused = tls && (sniName === "" || sniSource.startsWith("[") || net.isIPv4(sniName));
     const token = this.nextToken++;
     const call: PendingCall = { token, rootId: scope.rootId, generation: this.generation, upstream, headers: pairs, body };
     this.calls.push(call);
@@ -803,60 +961,71 @@ export class KongWasmHost {
       timeout: timeoutMs || 60000,
     };
     if (tls) {
-      options.servername = authority && !net.isIP(authority.split(":")[0]) ? authority.split(":")[0] : undefined;
+      options.servername = sniName;
       if (this.opts.dispatchCa) options.ca = this.opts.dispatchCa;
     }
-    const finish = (outcome: { status?: number; pairs?: Pair[]; body?: Buffer; error?: string }) => {
+    // A failure has NWM's socket status (ngx_wasm_socket_errlist: "timeout", "broken connection",
+    // "tls handshake failure", "resolver failure") and an error line "dispatch failed: tcp socket - …"
+    // (ngx_http_proxy_wasm_dispatch_err); only from 3.9 does the filter hear of it.
+    const finish = (outcome: { status?: number; list?: Pair[]; body?: Buffer; error?: { status: string; detail: string } }) => {
       if (call.outcome) return;
-      call.outcome = { status: outcome.status, error: outcome.error };
+      call.outcome = { status: outcome.status, error: outcome.error?.status };
       if (!this.isCurrent(call.generation)) return;
       if (outcome.error !== undefined) {
-        this.hostLog("error", `dispatch failed: ${outcome.error}`);
-        // Kong before 3.9 never calls back when a dispatch fails.
-        if (!this.kong39) return;
-        const failed: Pair[] = [[":dispatch_status", Buffer.from(outcome.error)]];
+        this.hostLog("error", `dispatch failed: tcp socket - ${outcome.error.detail}`);
+        if (!this.nwm.dispatchFailureCallback) return;
+        const extras: Pair[] = [[":dispatch_status", Buffer.from(outcome.error.status)]];
         this.callRoot(call.rootId, "http_call_response", () => {
-          this.scope!.callResponse = { pairs: failed, body: Buffer.alloc(0) };
+          this.scope!.callResponse = { list: [], extras, body: Buffer.alloc(0) };
           this.exports.proxy_on_http_call_response?.(call.rootId, token, 0, 0, 0);
         });
         return;
       }
-      const respPairs = outcome.pairs!;
+      const list = outcome.list!;
       const respBody = outcome.body!;
+      // Extras of the call response map (ngx_proxy_wasm_maps.c): :status, and :dispatch_status from
+      // 9136e463. The count given to the callback is nginx's header list alone
+      // (ngx_http_proxy_wasm_on_dispatch_response).
+      const extras: Pair[] = [[":status", Buffer.from(String(outcome.status).padStart(3, "0"))]];
+      if (this.nwm.dispatchFailureCallback) extras.push([":dispatch_status", Buffer.from("ok")]);
       this.callRoot(call.rootId, "http_call_response", () => {
-        this.scope!.callResponse = { pairs: respPairs, body: respBody };
-        this.exports.proxy_on_http_call_response?.(call.rootId, token, respPairs.length, respBody.length, 0);
+        this.scope!.callResponse = { list, extras, body: respBody };
+        this.exports.proxy_on_http_call_response?.(call.rootId, token, list.length, respBody.length, 0);
       });
     };
-    if (this.opts.dispatchStub) {
-      const answer = this.opts.dispatchStub({ upstream, headers: pairs, body });
-      setImmediate(() => finish({
-        status: answer.status,
-        pairs: [[":status", Buffer.from(String(answer.status))], ...(answer.headers ?? [])],
-        body: answer.body ?? Buffer.alloc(0),
-      }));
+    if (sniRefused) {
+      setImmediate(() => finish({ error: { status: "tls handshake failure", detail: `could not derive tls sni from host ("${target.host}")` } }));
       return Status.Ok;
     }
+    if (this.opts.dispatchStub) {
+      const answer = this.opts.dispatchStub({ upstream, headers: pairs, body });
+      setImmediate(() => finish({ status: answer.status, list: answer.headers ?? [], body: answer.body ?? Buffer.alloc(0) }));
+      return Status.Ok;
+    }
+    // The timeout argument applies to each step (connect, every send, every read), as NWM's
+    // connect/send/read timers do (ngx_wasm_socket_tcp.c): Node's socket timeout is the same kind
+    // of idle timer, so a slow answer that keeps moving succeeds long after `timeoutMs`.
     const req = (tls ? https : http).request(options, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => {
-        const respPairs: Pair[] = [[":status", Buffer.from(String(res.statusCode))]];
-        for (let i = 0; i < res.rawHeaders.length; i += 2) respPairs.push([res.rawHeaders[i].toLowerCase(), Buffer.from(res.rawHeaders[i + 1], "latin1")]);
-        finish({ status: res.statusCode, pairs: respPairs, body: Buffer.concat(chunks) });
+        const list: Pair[] = [];
+        // Names as the collector sent them: nginx keeps their case.
+        for (let i = 0; i < res.rawHeaders.length; i += 2) list.push([res.rawHeaders[i], Buffer.from(res.rawHeaders[i + 1], "latin1")]);
+        finish({ status: res.statusCode, list, body: Buffer.concat(chunks) });
       });
-      res.on("error", () => finish({ error: "broken connection" }));
+      res.on("error", () => finish({ error: { status: "broken connection", detail: "connection reset" } }));
     });
     req.on("timeout", () => {
       req.destroy();
-      finish({ error: "timeout" });
+      finish({ error: { status: "timeout", detail: `timed out reading from "${upstream}"` } });
     });
     req.on("error", (e: NodeJS.ErrnoException) => {
-      const reason = e.code === "ECONNREFUSED" ? "connection refused"
-        : e.code === "ENOTFOUND" || e.code === "EAI_AGAIN" ? `${target.host} could not be resolved (3: Host not found)`
-        : /certificate|SSL|TLS/i.test(e.message) ? `tls handshake failed: ${e.message}`
-        : e.code === "ECONNRESET" ? "broken connection" : e.message;
-      finish({ error: reason });
+      const error = e.code === "ECONNREFUSED" ? { status: "broken connection", detail: "Connection refused" }
+        : e.code === "ENOTFOUND" || e.code === "EAI_AGAIN" ? { status: "resolver failure", detail: `resolver error: Host not found` }
+        : /certificate|SSL|TLS|self-signed/i.test(e.message) ? { status: "tls handshake failure", detail: `tls certificate verify error: (${e.message})` }
+        : { status: "broken connection", detail: e.message };
+      finish({ error });
     });
     req.end(body);
     return Status.Ok;
@@ -867,6 +1036,11 @@ export class KongWasmHost {
     const end = Date.now() + timeoutMs;
     while (this.calls.some((c) => !c.outcome) && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** Statuses whose responses have no body (nginx sends neither Content-Length nor chunked). */
+function noBody(status: number): boolean {
+  return status < 200 || status === 204 || status === 304;
 }
 
 function parseUpstream(upstream: string): { host: string; port?: number } | null {
@@ -910,8 +1084,9 @@ export class HttpStream {
   }
 
   requestHeaders(): void {
-    // end_of_stream is always false in Kong's access phase.
-    this.each("request_headers", (id) => this.host.exports.proxy_on_request_headers(id, this.state.requestHeaders.length + 4, 0));
+    // end_of_stream is always false in Kong's access phase; the count is nginx's header list alone,
+    // without NWM's pseudo-headers (ngx_http_proxy_wasm_on_request_headers: ngx_http_wasm_req_headers_count).
+    this.each("request_headers", (id) => this.host.exports.proxy_on_request_headers(id, this.state.requestHeaders.length, 0));
   }
 
   /** Kong calls on_request_body once, with the whole body. */
@@ -922,12 +1097,14 @@ export class HttpStream {
 
   responseHeaders(): void {
     this.state.responseStarted = true;
-    this.each("response_headers", (id) => this.host.exports.proxy_on_response_headers?.(id, this.state.responseHeaders.length, 0));
+    // nginx's header list plus the shim headers, without :status (ngx_http_proxy_wasm_on_response_headers).
+    const n = this.host.responseHeaderCount(this.state);
+    this.each("response_headers", (id) => this.host.exports.proxy_on_response_headers?.(id, n, 0));
   }
 
-  /** One call per chunk, as the upstream sent them; the last call has eof and no data. */
+  /** One call per chunk, as the upstream sent them; the last call has eof and an empty chunk. */
   responseBody(chunk: Buffer | null, eof: boolean): void {
-    this.state.responseChunk = chunk;
+    this.state.responseChunk = chunk ?? Buffer.alloc(0);
     const len = chunk?.length ?? 0;
     this.each("response_body", (id) => this.host.exports.proxy_on_response_body?.(id, len, eof ? 1 : 0));
     this.state.responseChunk = null;

@@ -47,3 +47,31 @@ export function deserializeMap(buf: Buffer): Pair[] | null {
   }
   return out;
 }
+
+/**
+ * A header map laid out exactly as ngx_wasm_module writes it (src/common/proxy_wasm/
+ * ngx_proxy_wasm_util.c, identical at every pin from 21732b18 to 9136e463):
+ * ngx_proxy_wasm_pairs_size counts up to `max` list pairs, then extras while the running count is
+ * below `max` (one extra always, even after `max` list pairs); ngx_proxy_wasm_pairs_marshal writes
+ * min(list + extras, max) pairs, every extra first, then list pairs. `size` is what NWM asks the
+ * filter's malloc for and reports as the map's length; `bytes` is what it writes there, which is
+ * longer than `size` once extras it did not count displace shorter list pairs it did.
+ */
+export function marshalLikeNwm(list: Pair[], extras: Pair[], max: number): { size: number; bytes: Buffer } {
+  const entry = ([k, v]: Pair) => 8 + Buffer.byteLength(k, "latin1") + 1 + v.length + 1;
+  let size = 4;
+  let n = 0;
+  for (const p of list) {
+    size += entry(p);
+    n++;
+    if (max && n >= max) break;
+  }
+  for (let i = 0; i < extras.length; i++, n++) {
+    size += entry(extras[i]);
+    if (max && n >= max) break;
+  }
+  let count = list.length + extras.length;
+  if (max && count > max) count = max;
+  const written = [...extras.slice(0, count), ...list.slice(0, Math.max(0, count - extras.length))];
+  return { size, bytes: serializeMap(written) };
+}

@@ -5,13 +5,21 @@ import { setRootFactory, RootContext, HttpContext } from "../../../assembly/runt
 import { Action, BufferType, MapType, Status } from "../../../assembly/runtime/abi";
 import {
   logInfo, getBufferBytes, getHeaderMap, getProperty, propertyPath, setTickPeriod, httpCall, getHeaderValue, statusName,
+  replaceHeader, defineMetric, incrementMetric, recordMetric, MetricCounter, MetricGauge,
 } from "../../../assembly/runtime/host";
+import { HeaderMap } from "../../../assembly/runtime/headers";
 import { encodeHeaderMap } from "../../../assembly/runtime/headers";
 import { proxy_done } from "@solo-io/proxy-runtime/assembly/imports";
 import "../../../assembly/runtime/abort";
 
 function u(s: string): Uint8Array {
   return Uint8Array.wrap(String.UTF8.encode(s));
+}
+
+function keys(m: HeaderMap, n: i32): string {
+  let names = "";
+  for (let i = 0; i < min(m.count, n); i++) names += String.UTF8.decode(m.key(i).buffer) + " ";
+  return names.trim();
 }
 
 function hex(b: Uint8Array, n: i32): string {
@@ -32,7 +40,8 @@ class ProbeRoot extends RootContext {
     this.command = sp < 0 ? text : text.substring(0, sp);
     this.arg = sp < 0 ? "" : text.substring(sp + 1);
     logInfo("probe: configured " + this.command);
-    if (this.command == "tick-twice" || this.command.startsWith("dispatch") || this.command == "root-property" || this.command == "tick" || this.command == "stub") {
+    if (this.command == "tick-twice" || this.command.startsWith("dispatch") || this.command == "root-property" || this.command == "tick" ||
+      this.command == "stub" || this.command.startsWith("metric") || this.command == "tick-trap") {
       logInfo("probe: tick set " + statusName(setTickPeriod(100)));
     }
     return this.command != "refuse-configure";
@@ -42,7 +51,30 @@ class ProbeRoot extends RootContext {
     this.ticks++;
     logInfo("probe: tick " + this.ticks.toString());
     if (this.command == "tick-twice" && this.ticks == 1) setTickPeriod(200);
-    if (this.command == "root-property") getProperty(propertyPath("request.path"));
+    if (this.command == "root-property") {
+      logInfo("probe: root property request.path " + statusName(getProperty(propertyPath("request.path")).status) +
+        ", kong.version " + statusName(getProperty(propertyPath("kong.version")).status) +
+        ", plugin_name " + statusName(getProperty(propertyPath("plugin_name")).status));
+    }
+    if (this.command == "tick-trap" && this.ticks == 1) proxy_done();
+    if (this.command == "metrics" && this.ticks == 1) {
+      const c = defineMetric(MetricCounter, "probe_calls");
+      logInfo("probe: metric defined " + c.toString() + " increment " + statusName(incrementMetric(c, 3)));
+    }
+    if (this.command == "metric-misuse") {
+      const g = defineMetric(MetricGauge, "probe_gauge");
+      const c = defineMetric(MetricCounter, "probe_counter");
+      if (this.arg == "increment-gauge") incrementMetric(g, 1);
+      if (this.arg == "record-counter") recordMetric(c, 1);
+      if (this.arg == "unknown-id") incrementMetric(12345, 1);
+      if (this.arg == "long-name") defineMetric(MetricCounter, "x".repeat(260));
+    }
+    if (this.command == "dispatch-tls-ip" && this.ticks == 1) {
+      const keys: Array<Uint8Array> = [u(":method"), u(":path"), u(":scheme"), u(":authority")];
+      const values: Array<Uint8Array> = [u("GET"), u("/"), u("https"), u(this.arg)];
+      const r = httpCall(String.UTF8.encode(this.arg), encodeHeaderMap(keys, values), new Uint8Array(0), 2000);
+      logInfo("probe: dispatch " + statusName(r.status) + " token " + r.token.toString());
+    }
     if (this.command == "dispatch-on-tick" && this.ticks == 1) this.dispatch(true);
     if (this.command == "dispatch-no-path" && this.ticks == 1) this.dispatch(false);
   }
@@ -82,10 +114,11 @@ class ProbeHttp extends HttpContext {
     const cmd = this.root.command;
     logInfo("probe: request_headers eos " + (eos ? "1" : "0"));
     if (cmd == "count-headers") {
-      const m = getHeaderMap(MapType.RequestHeaders);
-      let names = "";
-      for (let i = 0; i < min(m.map.count, 4); i++) names += String.UTF8.decode(m.map.key(i).buffer) + " ";
-      logInfo("probe: request map " + m.map.count.toString() + " pairs, first " + names.trim());
+      const m = getHeaderMap(MapType.RequestHeaders, n);
+      logInfo("probe: request map " + m.map.count.toString() + " pairs of " + n.toString() + " headers, first " + keys(m.map, 5));
+    }
+    if (cmd == "early-response-body") {
+      logInfo("probe: response body in request_headers " + statusName(getBufferBytes(BufferType.ResponseBody, 0, 10).status));
     }
     if (cmd == "stub") proxy_done();
     if (cmd == "abort") {
@@ -107,6 +140,10 @@ class ProbeHttp extends HttpContext {
 
   onResponseHeaders(n: u32, eos: bool): u32 {
     logInfo("probe: response_headers eos " + (eos ? "1" : "0"));
+    if (this.root.command == "response-map") {
+      const m = getHeaderMap(MapType.ResponseHeaders, n);
+      logInfo("probe: response map of " + n.toString() + " headers: " + keys(m.map, 8));
+    }
     return Action.Continue;
   }
 
@@ -114,7 +151,10 @@ class ProbeHttp extends HttpContext {
     // Ask from offset 2: Kong ignores `start` and copies from byte 0.
     const b = getBufferBytes(BufferType.ResponseBody, 2, 4);
     logInfo("probe: response_body size " + size.toString() + " eos " + (eos ? "1" : "0") + " read " +
-      (b.status == Status.Ok ? hex(b.data!, 4) : statusName(b.status)));
+      (b.status == Status.Ok ? (b.data!.length > 0 ? hex(b.data!, 4) : "Ok, no data") : statusName(b.status)));
+    if (this.root.command == "late-header") {
+      logInfo("probe: late response header " + statusName(replaceHeader(MapType.ResponseHeaders, String.UTF8.encode("x-late"), u("1"))));
+    }
     return Action.Continue;
   }
 
