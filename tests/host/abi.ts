@@ -1,5 +1,6 @@
-// proxy-wasm ABI 0.2.1 values and Kong's (ngx_wasm_module's) view of the host functions, from
-// ../shared/reference/kong-wasm-host.md and proxy-wasm-abi.md.
+// proxy-wasm ABI 0.2.1 values (proxy-wasm/spec, abi-versions/v0.2.1) and Kong's view of the host
+// functions: ngx_wasm_module's hfuncs table (src/common/proxy_wasm/ngx_proxy_wasm_host.c, where a
+// function bound to ngx_proxy_wasm_hfuncs_nop links but traps). What differs by version: nwm.ts.
 
 export const Status = {
   Ok: 0,
@@ -21,7 +22,7 @@ export const Action = { Continue: 0, Pause: 1 } as const;
 export const LOG_LEVELS = ["debug", "debug", "info", "warn", "error", "crit"] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number] | "emerg" | "notice";
 
-/** Host functions Kong implements (module `env`). */
+/** Host functions Kong links (module `env`) and implements; the four metric functions trap before 3.8 (nwm.ts). */
 export const KONG_IMPLEMENTED = [
   "proxy_log",
   "proxy_get_current_time_nanoseconds",

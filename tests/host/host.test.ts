@@ -406,6 +406,29 @@ describe("dispatch", () => {
     }
   });
 
+  test("the timeout applies to each step: a slow answer that keeps moving succeeds, a stalled one times out", async () => {
+    const drip = await startUpstream((req, _body, res) => {
+      res.writeHead(200, { "content-type": "text/plain" });
+      // Four pieces 150 ms apart (600 ms in all, twice the timeout), or one stall of 600 ms.
+      const pieces = req.url!.startsWith("/probe") ? ["a", "b", "c", "d"] : [];
+      let i = 0;
+      const next = () => (i < pieces.length ? (res.write(pieces[i++]), setTimeout(next, 150)) : res.end());
+      setTimeout(next, 150);
+    });
+    const host = probe(`dispatch-on-tick 127.0.0.1:${drip.port} 300`);
+    host.tick(host.rootIds[0]);
+    await host.settle();
+    await drip.close();
+    assert.ok(probeLines(host).some((l) => /^response token 0 headers \d+ status 200 dispatch_status ok body abcd$/.test(l)), probeLines(host).join("\n"));
+
+    const stall = await startUpstream((_req, _body, res) => setTimeout(() => res.end("late"), 600));
+    const stalled = probe(`dispatch-on-tick 127.0.0.1:${stall.port} 300`);
+    stalled.tick(stalled.rootIds[0]);
+    await stalled.settle();
+    await stall.close();
+    assert.ok(probeLines(stalled).includes("response token 0 headers 0 status - dispatch_status timeout body NotFound"), probeLines(stalled).join("\n"));
+  });
+
   test("TLS to an IP address fails: Kong cannot derive SNI from it", async () => {
     const host = probe("dispatch-tls-ip 127.0.0.1:1");
     host.tick(host.rootIds[0]);

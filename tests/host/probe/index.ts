@@ -86,7 +86,11 @@ class ProbeRoot extends RootContext {
       keys.push(u(":path"));
       values.push(u("/probe?x=1"));
     }
-    const r = httpCall(String.UTF8.encode(this.arg), encodeHeaderMap(keys, values), u("hello"), 2000);
+    // "host:port" or "host:port timeout_ms"
+    const sp = this.arg.indexOf(" ");
+    const upstream = sp < 0 ? this.arg : this.arg.substring(0, sp);
+    const timeout = sp < 0 ? 2000 : <u32>parseInt(this.arg.substring(sp + 1));
+    const r = httpCall(String.UTF8.encode(upstream), encodeHeaderMap(keys, values), u("hello"), timeout);
     logInfo("probe: dispatch " + statusName(r.status) + " token " + r.token.toString());
   }
 
