@@ -46,6 +46,29 @@ async function bigBodies() {
   return { ...s, requestBody: big, requestHeaders: len(s.requestHeaders), responseHeaders: len(s.responseHeaders), responseChunks: [big.subarray(0, 30000), big.subarray(30000)] };
 }
 
+/** An ordinary gzip'd body and one of 25,000 empty gzip members, of the same compressed size. */
+async function hostileBodies(n: number): Promise<{ name: string; bytes: number; ownMs: number; memory: number }[]> {
+  const base = (await scenarios())[1];
+  let seed = 7;
+  const byte = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 16) & 255;
+  const value = () => Buffer.from(Array.from({ length: 36 }, byte)).toString("base64");
+  const ordinary = zlib.gzipSync(JSON.stringify({ items: Array.from({ length: 13000 }, (_, i) => ({ id: i, v: value() })) }));
+  const members = Buffer.concat([...Array.from({ length: 25000 }, () => zlib.gzipSync("")), zlib.gzipSync(JSON.stringify({ password: "x", ok: 1 }))]);
+  const rows = [];
+  for (const [name, body] of [["ordinary gzip'd JSON", ordinary], ["25,000 gzip members", members]] as const) {
+    const s = {
+      ...base, requestBody: body,
+      requestHeaders: [...base.requestHeaders.filter(([k]) => k !== "content-length"), ["content-encoding", Buffer.from("gzip")], ["content-length", Buffer.from(String(body.length))]] as [string, Buffer][],
+    };
+    const { host } = benchHost("moesif", { ...BENCH_CONFIG, request_max_body_size_limit: 1100000 });
+    await measure(host, s, 1);
+    const c = await measure(host, s, n);
+    rows.push({ name, bytes: body.length, ownMs: (c.requestPathWasmNs + c.deferredWasmNs) / n / 1e6, memory: (host.exports.memory as WebAssembly.Memory).buffer.byteLength });
+    host.stop();
+  }
+  return rows;
+}
+
 async function memory(answer: number, requests: number, big = false): Promise<{ at: number[]; final: number }> {
   let clock = Date.UTC(2026, 0, 1);
   const { host } = benchHost("moesif", { application_id: "mem", api_endpoint: BENCH_CONFIG.api_endpoint }, answer, () => clock);
@@ -206,6 +229,16 @@ async function main() {
   for (const [name, r] of [["filter (AssemblyScript gzip)", c.filter], ["zlib level 1 (Node, C)", c.zlib1], ["zlib level 6 (Node, C)", c.zlib6]] as const) {
     out(`| ${name} | ${r.size} | ${f(c.raw / r.size, 1)}:1 | ${f(r.size / c.zlib6.size, 3)}× | ${f(r.mbps, 1)} |`);
   }
+  out();
+
+  out(`## 6. Hostile bodies: decoding work follows the body's size, not its shape`);
+  out();
+  const hostile = await hostileBodies(QUICK ? 3 : 30);
+  out("Request bodies of the same compressed size (about 500 KB), gzip'd, with `request_max_body_size_limit` at 1.1 MB and a body mask: an ordinary one (850 KB of JSON with random strings, which compresses by a third), and one of 25,000 empty gzip members followed by a small one. The filter's own time per call and its linear memory afterwards.");
+  out();
+  out("| body | compressed bytes | own ms per call | ÷ ordinary | linear memory |");
+  out("|---|---|---|---|---|");
+  for (const r of hostile) out(`| ${r.name} | ${r.bytes} | ${f(r.ownMs)} | ${f(r.ownMs / hostile[0].ownMs)}× | ${mib(r.memory)} MiB |`);
   out();
 
   out(`## Targets`);

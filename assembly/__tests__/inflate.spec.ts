@@ -69,6 +69,18 @@ describe("inflate (vectors made by Node's zlib)", () => {
     }
   });
 
+  it("calls a second member that starts but does not finish corrupt (it is not padding)", () => {
+    const one = toBytes(TEXT_GZIP);
+    const cuts: StaticArray<i32> = [2, 10, 18, 30];
+    for (let c = 0; c < cuts.length; c++) {
+      const cut = cuts[c];
+      const src = new Uint8Array(one.length * 2);
+      src.set(one);
+      src.set(one, one.length);
+      expect(gunzip(src.subarray(0, one.length + cut), 1 << 20).status).toBe(InflateStatus.Corrupt, "cut at " + cut.toString());
+    }
+  });
+
   it("computes CRC-32 like zlib", () => {
     expect(crc32(b("123456789"))).toBe(0xcbf43926);
     expect(crc32(new Uint8Array(0))).toBe(0);

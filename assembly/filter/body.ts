@@ -5,8 +5,10 @@ import { ByteWriter } from "./bytes";
 import { HeaderMap } from "../runtime/headers";
 import { MaskSet, scanJson } from "./jsonscan";
 import { writeBase64 } from "./base64";
-import { InflateStatus, InflateResult, gunzip, inflateDeflateEncoding } from "./inflate";
+import { InflateStatus, gunzip, inflateDeflateEncoding } from "./inflate";
 import { utf8, asciiLower, trimmed } from "./bytes";
+import { writeJsonString } from "./jsonwrite";
+import { writeMaskedParams, isFormBody } from "./uri";
 
 export const enum BodyState {
   /** No body (or none seen yet). */
@@ -77,6 +79,8 @@ export class BodyCapture {
 /** How one direction's bodies are encoded; built once per configuration. */
 export class BodyOptions {
   masks: MaskSet = new MaskSet();
+  /** The configuration field of these masks, for notes. */
+  masksName: string = "";
   limit: i32 = 100000;
   limitName: string = "";
   decompress: bool = true;
@@ -111,6 +115,10 @@ function lowerToken(v: Uint8Array): string {
 /**
  * Appends `,"body":…,"transfer_encoding":"…"` for a captured body, or nothing. Returns a note for
  * the event's metadata when the body is left out or sent other than as the client or server meant.
+ *
+ * With body masks for this direction the body fails closed: unless the filter can read all of it
+ * (decoded, and JSON or a form) and so mask it with certainty, it is left out, and the note says
+ * why. Without masks, what cannot be read goes as received, in base64.
  */
 export function writeBody(w: ByteWriter, cap: BodyCapture | null, headers: HeaderMap, opts: BodyOptions): string | null {
   if (cap === null) return null;
@@ -127,38 +135,89 @@ export function writeBody(w: ByteWriter, cap: BodyCapture | null, headers: Heade
   }
   const data = cap.data;
   if (cap.state != BodyState.Captured || data === null || data.length == 0) return null;
-  let body = data.view();
-  let note: string | null = null;
+  const raw = data.view();
+  let body = raw;
+  const masked = !opts.masks.empty;
 
   const ce = headers.find(CONTENT_ENCODING);
-  if (ce >= 0 && opts.decompress) {
-    const enc = lowerToken(headers.value(ce));
-    let r: InflateResult | null = null;
-    if (enc == "gzip" || enc == "x-gzip") r = gunzip(body, opts.limit);
-    else if (enc == "deflate") r = inflateDeflateEncoding(body, opts.limit);
-    else if (enc != "identity" && enc.length > 0) note = "sent as received (base64): content-encoding \"" + enc + "\" is not decompressed";
-    if (r !== null) {
-      if (r.status == InflateStatus.Ok) body = r.data!;
-      else if (r.status == InflateStatus.TooLarge) {
-        return "not captured: the decompressed body is over " + opts.limitName + " (" + opts.limit.toString() + " bytes)";
-      } else {
-        note = "sent as received (base64): the " + enc + " body could not be decompressed";
-        return writeBase64Body(w, body, note);
-      }
+  const enc = ce >= 0 ? lowerToken(headers.value(ce)) : "";
+  if (enc.length > 0 && enc != "identity") {
+    const known = enc == "gzip" || enc == "x-gzip" || enc == "deflate";
+    if (!known || !opts.decompress) {
+      const why = known ? "disable_gzip_payload_decompression is set" : "the filter does not decode it";
+      if (masked) return failClosed(opts, "the body is compressed (content-encoding \"" + enc + "\") and " + why);
+      // As before: a body left compressed on purpose goes as it is, without a note.
+      return writeBase64Body(w, raw, known ? null : "sent as received (base64): content-encoding \"" + enc + "\" is not decompressed");
     }
+    const r = enc == "deflate" ? inflateDeflateEncoding(raw, opts.limit) : gunzip(raw, opts.limit);
+    if (r.status == InflateStatus.TooLarge) {
+      return "not captured: the decompressed body is over " + opts.limitName + " (" + opts.limit.toString() + " bytes)";
+    }
+    if (r.status != InflateStatus.Ok) {
+      if (masked) return failClosed(opts, "the " + enc + " body could not be decompressed");
+      return writeBase64Body(w, raw, "sent as received (base64): the " + enc + " body could not be decompressed");
+    }
+    body = r.data!;
   }
 
   const ct = headers.find(CONTENT_TYPE);
-  if (note === null && ct >= 0 && isJsonType(headers.value(ct))) {
+  const type = ct >= 0 ? headers.value(ct) : EMPTY;
+  if (isFormType(type) && isFormBody(body)) {
+    // A form goes as text, each masked field's value replaced.
+    const text = FORM_BUFFER;
+    text.reset();
+    writeMaskedParams(text, body, 0, opts.masks.keys);
+    w.ascii(",\"body\":");
+    writeJsonString(w, text.view());
+    w.ascii(",\"transfer_encoding\":\"json\"");
+    return null;
+  }
+  // JSON, by its type or, with masks, whatever the type says: a body the scan reads whole is masked
+  // with certainty. A leading UTF-8 byte order mark is not part of the JSON text: it is dropped.
+  if (isJsonType(type) || masked) {
+    const json = hasBom(body) ? body.subarray(3) : body;
     const mark = w.length;
     w.ascii(",\"body\":");
-    if (scanJson(body, opts.masks, w)) {
+    if (scanJson(json, opts.masks, w)) {
       w.ascii(",\"transfer_encoding\":\"json\"");
       return null;
     }
     w.length = mark;
+    if (masked) {
+      return failClosed(opts, isJsonType(type) ? "the body is not valid JSON" :
+        "a " + (ct >= 0 ? "\"" + printable(type) + "\"" : "body without a content type") + " is neither JSON nor a form");
+    }
   }
-  return writeBase64Body(w, body, note);
+  return writeBase64Body(w, body, null);
+}
+
+/** The note of a body left out because masks are set and it cannot be masked with certainty. */
+function failClosed(opts: BodyOptions, why: string): string {
+  return "not captured: " + opts.masksName + " is set and " + why + ", so it cannot be masked with certainty";
+}
+
+const FORM_BUFFER = new ByteWriter(256);
+const EMPTY = new Uint8Array(0);
+
+function hasBom(b: Uint8Array): bool {
+  return b.length >= 3 && b[0] == 0xef && b[1] == 0xbb && b[2] == 0xbf;
+}
+
+/** application/x-www-form-urlencoded, with or without parameters, any case. */
+export function isFormType(v: Uint8Array): bool {
+  const t = lowerToken(v);
+  const semi = t.indexOf(";");
+  return (semi < 0 ? t : t.substring(0, semi).trimEnd()) == "application/x-www-form-urlencoded";
+}
+
+/** A header value for a note: printable ASCII only, at most 64 characters. */
+function printable(v: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < min(v.length, 64); i++) {
+    const c = v[i];
+    out += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : "?";
+  }
+  return out;
 }
 
 function writeBase64Body(w: ByteWriter, body: Uint8Array, note: string | null): string | null {

@@ -217,3 +217,28 @@ export function utf8Sequence(base: usize, i: i32, end: i32): i32 {
   }
   return ok == need + 1 ? ok : -ok;
 }
+
+/**
+ * Decodes UTF-8 bytes, each invalid sequence becoming U+FFFD (maximal subparts, as header values
+ * are written): "admin\xC3" is "admin\uFFFD", not "admin", so no malformed value passes for another.
+ */
+export function decodeUtf8(base: usize, len: i32): string {
+  let i = 0;
+  while (i < len && load<u8>(base + i) < 0x80) i++;
+  if (i == len) return String.UTF8.decodeUnsafe(base, len);
+  let out = String.UTF8.decodeUnsafe(base, i);
+  while (i < len) {
+    if (load<u8>(base + i) < 0x80) {
+      let j = i + 1;
+      while (j < len && load<u8>(base + j) < 0x80) j++;
+      out += String.UTF8.decodeUnsafe(base + i, j - i);
+      i = j;
+      continue;
+    }
+    const n = utf8Sequence(base, i, len);
+    if (n > 0) out += String.UTF8.decodeUnsafe(base + i, n);
+    else out += "\uFFFD";
+    i += n > 0 ? n : -n;
+  }
+  return out;
+}

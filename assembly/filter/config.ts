@@ -109,6 +109,22 @@ class Reader {
     return out;
   }
 
+  /**
+   * A list of names a mask matches exactly. A name that is empty or has spaces around it would
+   * never match what it was meant to hide: it is refused, never trimmed into something else.
+   */
+  maskNames(name: string): Array<string> {
+    const out = this.strings(name);
+    for (let i = 0; i < out.length; i++) {
+      const m = out[i];
+      if (m.length == 0 || isConfigSpace(m.charCodeAt(0)) || isConfigSpace(m.charCodeAt(m.length - 1))) {
+        this.error(name, "\"" + m + "\" is empty or has spaces around it; a mask matches a name exactly, so remove them");
+        return new Array<string>();
+      }
+    }
+    return out;
+  }
+
   /** Names present in the object that no field read. */
   unknown(): Array<string> {
     const out = new Array<string>();
@@ -118,6 +134,24 @@ class Reader {
     }
     return out;
   }
+}
+
+/** The whitespace moesif.meta.json's mask pattern refuses at either end of a name. */
+function isConfigSpace(c: i32): bool {
+  return c == 0x20 || c == 0x09 || c == 0x0a || c == 0x0d || c == 0x0c || c == 0x0b;
+}
+
+/**
+ * The Application Id goes out as a header on every batch: printable ASCII, nothing around it. (A
+ * NUL, CR or LF would make every dispatch fail; a blank one only fails at the collector.)
+ */
+function validApplicationId(id: string): bool {
+  if (id.length == 0) return false;
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return id.charCodeAt(0) != 0x20 && id.charCodeAt(id.length - 1) != 0x20;
 }
 
 function lowerAll(list: Array<string>): Array<string> {
@@ -155,6 +189,9 @@ export function parseConfig(text: Uint8Array): ConfigResult {
   c.applicationId = r.str("application_id", "");
   if (c.applicationId.length == 0 && result.errors.length == 0) {
     result.errors.push("application_id: is required (your Moesif Application Id)");
+  } else if (c.applicationId.length > 0 && !validApplicationId(c.applicationId)) {
+    result.errors.push("application_id: must be printable ASCII with no spaces around it and no control characters " +
+      "(your Moesif Application Id, as the portal shows it)");
   }
   c.apiEndpoint = r.str("api_endpoint", c.apiEndpoint);
   const ep = parseEndpoint(c.apiEndpoint);
@@ -187,11 +224,11 @@ export function parseConfig(text: Uint8Array): ConfigResult {
   c.disableGzipPayloadDecompression = r.bool("disable_gzip_payload_decompression", c.disableGzipPayloadDecompression);
   c.disableTransactionId = r.bool("disable_transaction_id", c.disableTransactionId);
 
-  c.requestHeaderMasks = lowerAll(r.strings("request_header_masks"));
-  c.responseHeaderMasks = lowerAll(r.strings("response_header_masks"));
-  c.requestBodyMasks = concat(r.strings("request_body_masks"), r.strings("request_masks"));
-  c.responseBodyMasks = concat(r.strings("response_body_masks"), r.strings("response_masks"));
-  c.requestQueryMasks = r.strings("request_query_masks");
+  c.requestHeaderMasks = lowerAll(r.maskNames("request_header_masks"));
+  c.responseHeaderMasks = lowerAll(r.maskNames("response_header_masks"));
+  c.requestBodyMasks = concat(r.maskNames("request_body_masks"), r.maskNames("request_masks"));
+  c.responseBodyMasks = concat(r.maskNames("response_body_masks"), r.maskNames("response_masks"));
+  c.requestQueryMasks = r.maskNames("request_query_masks");
 
   c.userIdHeader = asciiLower(r.str("user_id_header", c.userIdHeader));
   c.companyIdHeader = asciiLower(r.str("company_id_header", c.companyIdHeader));

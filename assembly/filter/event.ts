@@ -43,18 +43,22 @@ export class Capture {
 
 /**
  * Writes a header map as a JSON object: lower-case names, pseudo-headers (`:path` …) left out, and
- * repeated headers joined with ", " into one string, as the Moesif API specifies.
+ * repeated headers joined with ", " into one string, as the Moesif API specifies. `extraName` is a
+ * header the filter itself set (replacing any of that name) after it read the map: its value stands
+ * instead of theirs.
  */
 export function writeHeaders(w: ByteWriter, map: HeaderMap, masks: Array<Uint8Array> | null = null,
-  extraName: string | null = null, extraValue: Uint8Array | null = null): void {
+  extraName: Uint8Array | null = null, extraValue: Uint8Array | null = null): void {
   w.byte(0x7b);
   let first = true;
   const data = map.data;
+  const replaced = extraName !== null && extraValue !== null ? extraName : null;
   for (let i = 0; i < map.count; i++) {
     const ks = map.keyStart(i);
     const kl = map.keyLength(i);
     if (kl == 0 || data[ks] == 0x3a) continue;
     if (isRepeat(map, i)) continue;
+    if (replaced !== null && kl == <u32>replaced.length && equalsLowered(data, ks, replaced)) continue;
     if (!first) w.byte(0x2c);
     first = false;
     writeJsonString(w, data, ks, kl, true);
@@ -78,11 +82,12 @@ export function writeHeaders(w: ByteWriter, map: HeaderMap, masks: Array<Uint8Ar
     }
     writeJsonString(w, joined.view());
   }
-  // A header the filter itself set (the transaction id) after it had read the map.
-  if (extraName !== null && extraValue !== null) {
+  if (replaced !== null) {
     if (!first) w.byte(0x2c);
-    w.byte(0x22).ascii(extraName).byte(0x22).byte(0x3a);
-    writeJsonString(w, extraValue);
+    writeJsonString(w, replaced);
+    w.byte(0x3a);
+    if (masks !== null && isMaskedName(replaced, masks)) w.bytes(L_MASKED);
+    else writeJsonString(w, extraValue!);
   }
   w.byte(0x7d);
 }
@@ -111,6 +116,14 @@ function isMasked(map: HeaderMap, i: i32, masks: Array<Uint8Array>): bool {
   return false;
 }
 
+function isMaskedName(name: Uint8Array, masks: Array<Uint8Array>): bool {
+  for (let m = 0; m < masks.length; m++) {
+    const mask = masks[m];
+    if (mask.length == name.length && memory.compare(mask.dataStart, name.dataStart, name.length) == 0) return true;
+  }
+  return false;
+}
+
 function isRepeat(map: HeaderMap, i: i32): bool {
   for (let j = 0; j < i; j++) if (sameKey(map, j, i)) return true;
   return false;
@@ -135,6 +148,7 @@ const EVENT_BUFFER = new ByteWriter(4096);
 const URI_BUFFER = new ByteWriter(512);
 
 export const TRANSACTION_HEADER = "x-moesif-transaction-id";
+const TRANSACTION_NAME = utf8(TRANSACTION_HEADER);
 
 /** Everything about encoding events that follows from the configuration, computed once. */
 export class EventOptions {
@@ -181,7 +195,7 @@ export function buildEvent(c: Capture, opts: EventOptions): Uint8Array {
   const ip = c.ipAddress;
   if (ip !== null && ip.length > 0) writeOptionalString(w, "ip_address", ip);
   w.bytes(L_HEADERS);
-  writeHeaders(w, c.requestHeaders, opts.requestHeaderMasks, c.transactionIdAdded ? TRANSACTION_HEADER : null, c.transactionId);
+  writeHeaders(w, c.requestHeaders, opts.requestHeaderMasks, c.transactionIdAdded ? TRANSACTION_NAME : null, c.transactionId);
   const requestNote = writeBody(w, c.requestBody, c.requestHeaders, opts.requestBody);
   w.bytes(L_RESPONSE);
   writeIsoTime(w, c.responseMs);

@@ -15,6 +15,8 @@ export class IdentityConfig {
   userIdHeader: Uint8Array | null = null;
   companyIdHeader: Uint8Array | null = null;
   sessionTokenHeader: Uint8Array | null = null;
+  /** The session token header is also a masked header: the event gets the mask, not the token. */
+  sessionTokenMasked: bool = false;
   authorizationHeaders: Array<Uint8Array> = [];
   userIdField: string = "sub";
   companyIdField: string = "";
@@ -38,11 +40,22 @@ function idFrom(v: Uint8Array | null): Uint8Array | null {
   return t !== null && t.length <= MAX_ID ? t : null;
 }
 
+/** A request header: the first of its name (the one nginx, and Kong's plugins, read). */
 function header(map: HeaderMap, name: Uint8Array | null): Uint8Array | null {
   if (name === null) return null;
   const i = map.find(name);
   return i >= 0 ? idFrom(map.value(i)) : null;
 }
+
+/** A response header: the last of its name, as a repeated header's last setting wins for clients. */
+function lastHeader(map: HeaderMap, name: Uint8Array | null): Uint8Array | null {
+  if (name === null) return null;
+  let last = -1;
+  for (let i = map.find(name); i >= 0; i = map.find(name, i + 1)) last = i;
+  return last >= 0 ? idFrom(map.value(last)) : null;
+}
+
+const MASKED = utf8("*****");
 
 function startsWithWord(v: Uint8Array, word: string): bool {
   const n = word.length;
@@ -133,14 +146,15 @@ export function identify(req: HeaderMap, res: HeaderMap, cfg: IdentityConfig): I
   let auth: AuthResult | null = null;
   if (user === null || cfg.companyIdField.length > 0) auth = fromAuthorization(req, cfg);
   if (user === null && auth !== null) user = auth.userId;
-  if (user === null) user = header(res, cfg.userIdHeader);
+  if (user === null) user = lastHeader(res, cfg.userIdHeader);
   id.userId = user;
 
   let company = header(req, cfg.companyIdHeader);
-  if (company === null) company = header(res, cfg.companyIdHeader);
+  if (company === null) company = lastHeader(res, cfg.companyIdHeader);
   if (company === null && auth !== null && auth.claims !== null) company = claim(auth.claims!, cfg.companyIdField);
   id.companyId = company;
 
-  id.sessionToken = header(req, cfg.sessionTokenHeader);
+  const token = header(req, cfg.sessionTokenHeader);
+  id.sessionToken = token !== null && cfg.sessionTokenMasked ? MASKED : token;
   return id;
 }

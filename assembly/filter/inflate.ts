@@ -4,7 +4,9 @@
 //
 // Output is bounded: past `maxOut` bytes decoding stops with TooLarge, so a decompression bomb
 // costs at most maxOut bytes and the time to produce them. Corrupt input returns Corrupt; nothing
-// here can read outside the input or trap.
+// here can read outside the input or trap. One inflater serves every body, and its tables are made
+// once: a body of thousands of gzip members or tiny dynamic blocks allocates one output buffer
+// (sized by the limit, not by the input) and nothing per member or per block.
 
 import { noteAllocation } from "../runtime/pressure";
 
@@ -36,6 +38,8 @@ const DEXT: StaticArray<u8> = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7
 // Order of code-length code lengths in a dynamic block header.
 const CLORDER: StaticArray<u8> = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
 
+const OFFS = new StaticArray<u16>(MAXBITS + 1);
+
 /**
  * Builds a canonical Huffman decoder from code lengths. Returns 0 for a complete code, a positive
  * number for an incomplete one, negative for an over-subscribed one (as puff.c does).
@@ -53,7 +57,7 @@ function construct(h: Huffman, lengths: StaticArray<u8>, offset: i32, n: i32, fa
     left -= <i32>unchecked(h.count[len]);
     if (left < 0) return left;
   }
-  const offs = new StaticArray<u16>(MAXBITS + 1);
+  const offs = OFFS;
   unchecked(offs[1] = 0);
   for (let len = 1; len < MAXBITS; len++) unchecked(offs[len + 1] = unchecked(offs[len]) + unchecked(h.count[len]));
   for (let s = 0; s < n; s++) {
@@ -115,17 +119,40 @@ function fixedTables(): void {
 }
 
 class Inflater {
-  pos: i32;
+  pos: i32 = 0;
   bitbuf: u32 = 0;
   bitcnt: i32 = 0;
   failed: bool = false;
-  out: Uint8Array;
+  out: Uint8Array = EMPTY;
   outLen: i32 = 0;
   tooLarge: bool = false;
+  private src: Uint8Array = EMPTY;
+  private end: i32 = 0;
+  private maxOut: i32 = 0;
+  // A dynamic block's code lengths and codes, reused block after block.
+  private lengths: StaticArray<u8> = new StaticArray<u8>(320);
+  private clcode: Huffman = new Huffman(19);
+  private lencode: Huffman = new Huffman(286);
+  private distcode: Huffman = new Huffman(30);
 
-  constructor(private src: Uint8Array, start: i32, private end: i32, private maxOut: i32) {
+  /** Starts a body: a fresh output buffer sized from the input, never past the limit. */
+  begin(src: Uint8Array, maxOut: i32): void {
+    this.src = src;
+    this.maxOut = maxOut;
+    const cap = min(max(64, src.length * 4), max(maxOut, 64));
+    noteAllocation(<usize>cap);
+    this.out = new Uint8Array(cap);
+    this.outLen = 0;
+    this.tooLarge = false;
+  }
+
+  /** Starts a DEFLATE stream at src[start, end); output goes on after what is there. */
+  stream(start: i32, end: i32): void {
     this.pos = start;
-    this.out = new Uint8Array(min(max(64, (end - start) * 4), max(maxOut, 64)));
+    this.end = end;
+    this.bitbuf = 0;
+    this.bitcnt = 0;
+    this.failed = false;
   }
 
   /** Loads whole input bytes into the bit buffer while there is room for them. */
@@ -263,16 +290,19 @@ class Inflater {
     const ndist = <i32>this.bits(5) + 1;
     const ncode = <i32>this.bits(4) + 4;
     if (this.failed || nlen > 286 || ndist > 30) return false;
-    const lengths = new StaticArray<u8>(320);
+    const lengths = this.lengths;
+    for (let i = 0; i < 19; i++) unchecked(lengths[i] = 0);
     for (let i = 0; i < ncode; i++) unchecked(lengths[unchecked(CLORDER[i])] = <u8>this.bits(3));
     if (this.failed) return false;
-    const lencode = new Huffman(286);
-    const distcode = new Huffman(30);
-    // The code-length code must be complete.
-    if (construct(lencode, lengths, 0, 19, false) != 0) return false;
+    const lencode = this.lencode;
+    const distcode = this.distcode;
+    // The code-length code must be complete. Its table is never filled for fast lookup: every
+    // lookup falls through to bit-by-bit decoding.
+    const clcode = this.clcode;
+    if (construct(clcode, lengths, 0, 19, false) != 0) return false;
     let index = 0;
     while (index < nlen + ndist) {
-      let symbol = this.decode(lencode);
+      let symbol = this.decode(clcode);
       if (symbol < 0) return false;
       if (symbol < 16) {
         unchecked(lengths[index++] = <u8>symbol);
@@ -319,16 +349,31 @@ class Inflater {
     return InflateStatus.Ok;
   }
 
+  /** The output so far: a view of the buffer begin() made for this body (the next body gets another). */
   result(): Uint8Array {
-    return this.out.slice(0, this.outLen);
+    return this.out.subarray(0, this.outLen);
+  }
+
+  /** Ends a body: the answer, with the inflater no longer holding the body or its output. */
+  done(status: InflateStatus): InflateResult {
+    const r = new InflateResult(status, status == InflateStatus.Ok ? this.result() : null);
+    this.src = EMPTY;
+    this.out = EMPTY;
+    return r;
   }
 }
 
+const EMPTY = new Uint8Array(0);
+
+// A filter instance is single-threaded and inflating never re-enters: one inflater serves all.
+const INFLATER = new Inflater();
+
 /** Inflates raw DEFLATE data. */
 export function inflateRaw(src: Uint8Array, maxOut: i32): InflateResult {
-  const inf = new Inflater(src, 0, src.length, maxOut);
-  const st = inf.run();
-  return new InflateResult(st, st == InflateStatus.Ok ? inf.result() : null);
+  const inf = INFLATER;
+  inf.begin(src, maxOut);
+  inf.stream(0, src.length);
+  return inf.done(inf.run());
 }
 
 // CRC-32 four bytes at a time ("slicing by 4"): four 256-entry tables, made on first use.
@@ -381,67 +426,66 @@ export function adler32(data: Uint8Array): u32 {
   return (b << 16) | a;
 }
 
-/** Inflates gzip (RFC 1952), members concatenated; checks each member's CRC-32 and size. */
+/**
+ * Inflates gzip (RFC 1952), members concatenated into one output, each checked against its CRC-32
+ * and size. After a complete member, bytes that do not start another (the magic 1f 8b) are trailing
+ * padding and ignored, however many (gzip(1) does the same; zlib ignores trailing zeros); bytes
+ * that do start one must make a whole valid member.
+ */
 export function gunzip(src: Uint8Array, maxOut: i32): InflateResult {
   const n = src.length;
   if (n == 0) return new InflateResult(InflateStatus.Corrupt, null);
+  const inf = INFLATER;
+  inf.begin(src, maxOut);
   let pos = 0;
-  let out: Uint8Array = new Uint8Array(0);
   let members = 0;
   while (pos < n) {
-    if (pos + 18 > n) return new InflateResult(InflateStatus.Corrupt, null);
     const p = src.dataStart + pos;
-    if (load<u8>(p) != 0x1f || load<u8>(p + 1) != 0x8b || load<u8>(p + 2) != 8) {
-      // Trailing garbage after a complete member: zlib ignores it too.
-      if (members > 0) break;
-      return new InflateResult(InflateStatus.Corrupt, null);
-    }
+    const magic = pos + 2 <= n && load<u8>(p) == 0x1f && load<u8>(p + 1) == 0x8b;
+    if (!magic && members > 0) break;
+    if (!magic || pos + 18 > n || load<u8>(p + 2) != 8) return inf.done(InflateStatus.Corrupt);
     const flags = load<u8>(p + 3);
-    if (flags & 0xe0) return new InflateResult(InflateStatus.Corrupt, null);
+    if (flags & 0xe0) return inf.done(InflateStatus.Corrupt);
     pos += 10;
     if (flags & 4) {
-      if (pos + 2 > n) return new InflateResult(InflateStatus.Corrupt, null);
+      if (pos + 2 > n) return inf.done(InflateStatus.Corrupt);
       pos += 2 + (<i32>src[pos] | (<i32>src[pos + 1] << 8));
     }
     if (flags & 8) { while (pos < n && src[pos] != 0) pos++; pos++; }
     if (flags & 16) { while (pos < n && src[pos] != 0) pos++; pos++; }
     if (flags & 2) pos += 2;
-    if (pos >= n) return new InflateResult(InflateStatus.Corrupt, null);
-    const inf = new Inflater(src, pos, n, maxOut - out.length);
+    if (pos >= n) return inf.done(InflateStatus.Corrupt);
+    const from = inf.outLen;
+    inf.stream(pos, n);
     const st = inf.run();
-    if (st != InflateStatus.Ok) return new InflateResult(st, null);
+    if (st != InflateStatus.Ok) return inf.done(st);
     pos = inf.pos;
-    if (pos + 8 > n) return new InflateResult(InflateStatus.Corrupt, null);
-    const member = inf.result();
+    if (pos + 8 > n) return inf.done(InflateStatus.Corrupt);
+    const length = inf.outLen - from;
     const q = src.dataStart + pos;
     const crc = <u32>load<u8>(q) | (<u32>load<u8>(q + 1) << 8) | (<u32>load<u8>(q + 2) << 16) | (<u32>load<u8>(q + 3) << 24);
     const size = <u32>load<u8>(q + 4) | (<u32>load<u8>(q + 5) << 8) | (<u32>load<u8>(q + 6) << 16) | (<u32>load<u8>(q + 7) << 24);
-    if (crc != crc32(member) || size != <u32>member.length) return new InflateResult(InflateStatus.Corrupt, null);
+    if (crc != crc32(inf.out, from, length) || size != <u32>length) return inf.done(InflateStatus.Corrupt);
     pos += 8;
     members++;
-    if (out.length == 0) out = member;
-    else {
-      const joined = new Uint8Array(out.length + member.length);
-      joined.set(out);
-      joined.set(member, out.length);
-      out = joined;
-    }
   }
-  return new InflateResult(InflateStatus.Ok, out);
+  return inf.done(InflateStatus.Ok);
 }
 
 /** Inflates a zlib stream (RFC 1950) and checks its Adler-32. Preset dictionaries are refused. */
 export function zlibInflate(src: Uint8Array, maxOut: i32): InflateResult {
   if (!isZlibHeader(src)) return new InflateResult(InflateStatus.Corrupt, null);
-  const inf = new Inflater(src, 2, src.length, maxOut);
+  const inf = INFLATER;
+  inf.begin(src, maxOut);
+  inf.stream(2, src.length);
   const st = inf.run();
-  if (st != InflateStatus.Ok) return new InflateResult(st, null);
+  if (st != InflateStatus.Ok) return inf.done(st);
   const out = inf.result();
   const p = inf.pos;
-  if (p + 4 > src.length) return new InflateResult(InflateStatus.Corrupt, null);
+  if (p + 4 > src.length) return inf.done(InflateStatus.Corrupt);
   const want = (<u32>src[p] << 24) | (<u32>src[p + 1] << 16) | (<u32>src[p + 2] << 8) | <u32>src[p + 3];
-  if (want != adler32(out)) return new InflateResult(InflateStatus.Corrupt, null);
-  return new InflateResult(InflateStatus.Ok, out);
+  if (want != adler32(out)) return inf.done(InflateStatus.Corrupt);
+  return inf.done(InflateStatus.Ok);
 }
 
 function isZlibHeader(src: Uint8Array): bool {

@@ -1,6 +1,7 @@
 // A small JSON reader for the filter configuration: parsed once per root, so a tree of strings is
 // fine here. (Bodies are never parsed this way; they are scanned as bytes.) It returns null with an
 // error message instead of throwing, and bounds nesting so hostile input cannot exhaust the stack.
+import { decodeUtf8 } from "./bytes";
 
 export const enum JKind { Null, Bool, Number, String, Array, Object }
 
@@ -187,12 +188,12 @@ export class JsonParser {
       if (c < 0) { this.fail("unterminated string"); return null; }
       if (c < 0x20) { this.fail("control character in string"); return null; }
       if (c == 0x22) {
-        out += String.UTF8.decodeUnsafe(this.src.dataStart + runStart, this.pos - runStart);
+        out += decodeUtf8(this.src.dataStart + runStart, this.pos - runStart);
         this.pos++;
         return out;
       }
       if (c != 0x5c) { this.pos++; continue; }
-      out += String.UTF8.decodeUnsafe(this.src.dataStart + runStart, this.pos - runStart);
+      out += decodeUtf8(this.src.dataStart + runStart, this.pos - runStart);
       this.pos++;
       const e = this.peek();
       this.pos++;

@@ -123,10 +123,12 @@ export function eventOptionsFor(config: Config): EventOptions {
   o.requestBody.masks = MaskSet.of(config.requestBodyMasks);
   o.requestBody.limit = config.requestMaxBodySizeLimit;
   o.requestBody.limitName = "request_max_body_size_limit";
+  o.requestBody.masksName = "request_body_masks";
   o.requestBody.decompress = !config.disableGzipPayloadDecompression;
   o.responseBody.masks = MaskSet.of(config.responseBodyMasks);
   o.responseBody.limit = config.responseMaxBodySizeLimit;
   o.responseBody.limitName = "response_max_body_size_limit";
+  o.responseBody.masksName = "response_body_masks";
   o.responseBody.decompress = !config.disableGzipPayloadDecompression;
   return o;
 }
@@ -136,6 +138,7 @@ export function identityFor(config: Config): IdentityConfig {
   id.userIdHeader = config.userIdHeader.length > 0 ? utf8(config.userIdHeader) : null;
   id.companyIdHeader = config.companyIdHeader.length > 0 ? utf8(config.companyIdHeader) : null;
   id.sessionTokenHeader = config.sessionTokenHeader.length > 0 ? utf8(config.sessionTokenHeader) : null;
+  id.sessionTokenMasked = config.sessionTokenHeader.length > 0 && config.requestHeaderMasks.includes(config.sessionTokenHeader);
   const names = config.authorizationHeaderName.split(",");
   for (let i = 0; i < names.length; i++) {
     const n = names[i].trim();

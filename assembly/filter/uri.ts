@@ -43,22 +43,60 @@ export function writeMaskedPath(w: ByteWriter, path: Uint8Array, masks: Array<Ui
     return;
   }
   w.bytes(path, 0, q + 1);
-  let s = q + 1;
-  const n = path.length;
+  writeMaskedParams(w, path, q + 1, masks);
+}
+
+/**
+ * Writes the `name=value&…` parameters of src[start, end) with the value of every parameter named
+ * in `masks` (compared URL-decoded) replaced by *****: a query string, or a form body.
+ */
+export function writeMaskedParams(w: ByteWriter, src: Uint8Array, start: i32, masks: Array<Uint8Array>): void {
+  let s = start;
+  const n = src.length;
   while (s <= n) {
     let e = s;
-    while (e < n && path[e] != 0x26) e++;
+    while (e < n && src[e] != 0x26) e++;
     // One parameter: [s, e)
     let eq = s;
-    while (eq < e && path[eq] != 0x3d) eq++;
-    if (e > s && masked(path, s, eq, masks)) {
-      w.bytes(path, s, eq - s).byte(0x3d).ascii(MASK);
+    while (eq < e && src[eq] != 0x3d) eq++;
+    if (e > s && masked(src, s, eq, masks)) {
+      w.bytes(src, s, eq - s).byte(0x3d).ascii(MASK);
     } else {
-      w.bytes(path, s, e - s);
+      w.bytes(src, s, e - s);
     }
     if (e < n) w.byte(0x26);
     s = e + 1;
   }
+}
+
+/**
+ * Whether a body is a form as browsers and HTTP clients serialise one (WHATWG URL, the
+ * application/x-www-form-urlencoded serializer): only unreserved and sub-delimiter characters, with
+ * every `%` starting an escape. Only then is each field's name certain; a JSON document sent with
+ * a form content type (`curl -d`) is not one.
+ */
+export function isFormBody(b: Uint8Array): bool {
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i];
+    if ((c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39)) continue;
+    if (c == 0x25) {
+      if (i + 2 >= b.length || hexVal(b[i + 1]) < 0 || hexVal(b[i + 2]) < 0) return false;
+      i += 2;
+      continue;
+    }
+    if (!isFormPunctuation(c)) return false;
+  }
+  return true;
+}
+
+/** - . _ ~ * + = & ! $ ' ( ) , ; : @ / */
+function isFormPunctuation(c: u32): bool {
+  switch (c) {
+    case 0x2d: case 0x2e: case 0x5f: case 0x7e: case 0x2a: case 0x2b: case 0x3d: case 0x26: case 0x21:
+    case 0x24: case 0x27: case 0x28: case 0x29: case 0x2c: case 0x3b: case 0x3a: case 0x40: case 0x2f:
+      return true;
+  }
+  return false;
 }
 
 /** The host without the scheme's default port (`example.com:443` → `example.com` for https). */

@@ -1,7 +1,9 @@
 // Fuzz: thousands of random and mutated API calls driven through the filter in the Kong-like host —
 // random bytes in headers and paths, broken tokens, truncated gzip and JSON, deep nesting, huge
-// headers, random chunking. Nothing may trap, every call must become a valid event, and the
-// filter's memory must stop growing. Seeded: a failure prints the seed (FUZZ_SEED reproduces it).
+// headers, random chunking, byte order marks, stray bytes, stacked codings, thousands of gzip
+// members, forms. Nothing may trap, every call must become a valid event, the filter's memory must
+// stop growing, and no value under a masked key may reach the collector in any form.
+// Seeded: a failure prints the seed (FUZZ_SEED reproduces it).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
@@ -17,6 +19,8 @@ const CALLS = Number(process.env.FUZZ_CALLS ?? 3000);
 
 
 const b64url = (s: string) => Buffer.from(s).toString("base64url");
+/** What every masked key holds, so a leak can be searched for in every batch. */
+const SECRET = "S3CR3T-fuzz";
 
 function headerValue(r: Rng): Buffer {
   const kind = r.int(10);
@@ -53,12 +57,17 @@ function jsonDoc(r: Rng, depth = 0): unknown {
   if (k === 0) return r.pick(["password", "token", "é😀", "\u0000", 12345678901234567890n.toString()]);
   if (k === 1) return r.pick([1, -2.5e300, 0, true, null]);
   if (k === 2) return "s".repeat(r.int(200));
-  if (k === 3) return Object.fromEntries(Array.from({ length: r.int(5) }, () => [r.pick(["password", "token", "id", "x"]), jsonDoc(r, depth + 1)]));
+  if (k === 3) {
+    return Object.fromEntries(Array.from({ length: r.int(5) }, () => {
+      const key = r.pick(["password", "token", "id", "x"]);
+      return [key, key === "password" || key === "token" ? r.pick([SECRET, { v: SECRET }, [SECRET]]) : jsonDoc(r, depth + 1)];
+    }));
+  }
   return Array.from({ length: r.int(5) }, () => jsonDoc(r, depth + 1));
 }
 
 function body(r: Rng): Buffer | null {
-  const k = r.int(9);
+  const k = r.int(14);
   if (k === 0) return null;
   const json = Buffer.from(JSON.stringify(jsonDoc(r)));
   if (k === 1) return json;
@@ -70,11 +79,19 @@ function body(r: Rng): Buffer | null {
     return gz.subarray(0, r.int(gz.length));
   }
   if (k === 6) return Buffer.from("[".repeat(20000 + r.int(30000)));
-  if (k === 7) return r.int(20) === 0 ? zlib.gzipSync(Buffer.alloc(3 * 1024 * 1024)) : Buffer.from("a=1&password=2");
-  const m = Buffer.from(json);
+  if (k === 7) return r.int(20) === 0 ? zlib.gzipSync(Buffer.alloc(3 * 1024 * 1024)) : Buffer.from(`a=1&password=${SECRET}&pass%77ord=${SECRET}`);
+  if (k === 9) return Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), json]); // a byte order mark
+  if (k === 10) return Buffer.concat([json, r.bytes(1 + r.int(3))]); // stray bytes after the document
+  if (k === 11) return zlib.brotliCompressSync(zlib.gzipSync(json)); // stacked codings
+  if (k === 12) return Buffer.concat([...Array.from({ length: r.int(3000) }, () => EMPTY_MEMBER), zlib.gzipSync(json), Buffer.alloc(r.int(20))]);
+  // Mutations may turn a masked key into another one, whose value then rightly goes out: mutate a
+  // document that has no secret in it.
+  const m = Buffer.from(json.toString("latin1").replaceAll(SECRET, "plain-value"), "latin1");
   for (let i = 0; i < 3; i++) if (m.length > 0) m[r.int(m.length)] = r.int(256);
   return m;
 }
+
+const EMPTY_MEMBER = zlib.gzipSync("");
 
 function chunks(r: Rng, data: Buffer | null): Buffer[] {
   if (!data || data.length === 0) return [];
@@ -100,7 +117,7 @@ test(`fuzz: ${CALLS} hostile calls through the filter (seed ${SEED})`, async () 
   const collector = await new Collector().start();
   const config = {
     application_id: "fuzz", api_endpoint: collector.url, batch_size: 100,
-    request_body_masks: ["password"], response_body_masks: ["token"], request_query_masks: ["id"],
+    request_body_masks: ["password", "token"], response_body_masks: ["password", "token"], request_query_masks: ["id"],
     request_header_masks: ["authorization", "cookie"], user_id_header: "x-user", authorization_company_id_field: "org.id",
     request_max_body_size_limit: 20000, response_max_body_size_limit: 20000,
   };
@@ -148,6 +165,20 @@ test(`fuzz: ${CALLS} hostile calls through the filter (seed ${SEED})`, async () 
     assert.equal(collector.events.length, CALLS, `seed ${SEED}: every call is an event`);
     assert.equal(host.pauses, 0);
     assert.ok(host.mapOverflows > 0, "some maps made Kong's marshalling overflow");
+    for (const batch of collector.batches) {
+      for (const d of [batch.rawBody, batch.body]) assert.ok(!d.includes(SECRET), `seed ${SEED}: a masked value in a batch`);
+      for (const e of batch.events) {
+        for (const side of [e.request, e.response] as Record<string, unknown>[]) {
+          if (side.transfer_encoding !== "base64") continue;
+          const bytes = Buffer.from(String(side.body), "base64");
+          const tries = [bytes];
+          for (const f of [zlib.gunzipSync, zlib.inflateSync, zlib.inflateRawSync, zlib.brotliDecompressSync]) {
+            try { tries.push(f(bytes)); } catch { /* not that encoding */ }
+          }
+          for (const t of tries) assert.ok(!t.includes(SECRET), `seed ${SEED}: a masked value in a base64 body`);
+        }
+      }
+    }
     // Memory follows the work in flight (the largest batch), not the traffic: bounded whatever the
     // number of calls. (Linear memory never shrinks, so a late peak may still grow it once.)
     assert.ok(finalMemory <= 64 * 1024 * 1024, `seed ${SEED}: memory ${finalMemory}`);
