@@ -127,7 +127,10 @@ async function main(): Promise<void> {
           clearInterval(settle);
           const o = call.outcome;
           const ok = o.status === 201 || o.status === 200;
-          console.log(`${dim("[moesif]")} batch → ${config.api_endpoint}: ${o.error ? red(o.error) : ok ? green(String(o.status)) : red(String(o.status))}`);
+          // Name the call by what it asked for: a batch (POST /v1/events/batch) or the application config (GET /v1/config).
+          const path = call.headers.find(([k]) => k === ":path")?.[1].toString() ?? "";
+          const what = path.endsWith("/v1/config") ? "config" : "batch";
+          console.log(`${dim("[moesif]")} ${what} → ${config.api_endpoint}: ${o.error ? red(o.error) : ok ? green(String(o.status)) : red(String(o.status))}`);
         }, 50);
       }
     }, 200).unref();

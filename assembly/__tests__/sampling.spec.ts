@@ -1,4 +1,4 @@
-import { Sampling, SampleInput } from "../filter/sampling";
+import { Sampling, SampleInput, weightFor } from "../filter/sampling";
 import { parseRetryAfter, parseHttpDate } from "../filter/sender";
 import { b } from "./helpers";
 
@@ -56,5 +56,22 @@ describe("Retry-After", () => {
     expect(parseRetryAfter(b("Sun, 06 Nov 1994 08:49:37 GMT"), 784111787000)).toBe(0);
     expect(parseRetryAfter(b("soon"), 0)).toBe(0);
     expect(parseRetryAfter(b(""), 0)).toBe(0);
+  });
+});
+
+describe("weights and fractional rates", () => {
+  it("is floor(100 / rate), as Moesif's agents compute it", () => {
+    expect(weightFor(100)).toBe(1);
+    expect(weightFor(33.4)).toBe(2);
+    expect(weightFor(10)).toBe(10);
+    expect(weightFor(0.5)).toBe(200);
+    expect(weightFor(1e-12)).toBe(2147483647);
+  });
+  it("keeps a rate's fraction", () => {
+    const s = Sampling.parse(b("{\"sample_rate\":33.4,\"user_sample_rate\":{\"u\":0.5}}"))!;
+    expect(s.sampleRate).toBe(33.4);
+    const e = new SampleInput();
+    e.userId = "u";
+    expect(s.rateFor(e)).toBe(0.5);
   });
 });

@@ -12,7 +12,7 @@ import { identify } from "./identify";
 import { clientIp } from "./ip";
 import { hostWithoutDefaultPort, isHostValue } from "./uri";
 import { mixEntropy, uuid4, random01 } from "./random";
-import { SampleInput } from "./sampling";
+import { SampleInput, weightFor } from "./sampling";
 import { utf8, trimmed, digits, parseStatus } from "./bytes";
 import { parseSecondsDotMillis } from "./time";
 import { MoesifRoot } from "./root";
@@ -182,11 +182,11 @@ export class MoesifHttp extends HttpContext {
     if (sampling !== null) {
       const rate = sampling.rateFor(sampleInput(c));
       // Kept when rate > random × 100 (Moesif's rule); the event then stands for 100 / rate calls.
-      if (!(<f64>rate > random01() * 100)) {
+      if (!(rate > random01() * 100)) {
         root.stats.droppedSampled++;
         return;
       }
-      c.weight = <i32>Math.floor(100 / <f64>rate);
+      c.weight = weightFor(rate);
     }
 
     let event = buildEvent(c, root.eventOptions);

@@ -1,4 +1,4 @@
-// Builds one Moesif event (moesif-protocol.md) as UTF-8 JSON bytes, straight from captured bytes.
+// Builds one Moesif event (docs/protocol.md, "The event") as UTF-8 JSON bytes, straight from captured bytes.
 import { ByteWriter, EMPTY_BYTES, utf8 } from "./bytes";
 import { HeaderMap, equalsLowered } from "../runtime/headers";
 import { writeJsonString, writeJsonText } from "./jsonwrite";

@@ -1,7 +1,8 @@
 // Sampling from Moesif's application config (GET /v1/config): a default rate, per-user and
 // per-company rates, and regex rules over the request. The rate of an event is the lowest of the
-// rates that apply to it, else the default; a kept event carries weight = floor(100 / rate).
-// A config that is missing or malformed means: keep everything.
+// rates that apply to it, else the default; rates keep their fraction (33.4, 0.5), as Moesif's
+// agents read them. An event is kept when rate > random × 100 and then stands for
+// weight = floor(100 / rate) calls. A config that is missing or malformed means: keep everything.
 import { JsonParser, JKind, JObject, JArray, JNumber, JString, JValue } from "./json";
 import { Regex } from "./regex";
 
@@ -16,7 +17,7 @@ class Condition {
 
 class Rule {
   conditions: Array<Condition> = [];
-  rate: i32 = 100;
+  rate: f64 = 100;
 }
 
 /** What the sampling decision looks at. */
@@ -29,17 +30,25 @@ export class SampleInput {
   status: Uint8Array = new Uint8Array(0);
 }
 
-function rateOf(v: JValue | null): i32 {
+/** A rate from 0 to 100, fraction kept; -1 when it is not one. */
+function rateOf(v: JValue | null): f64 {
   if (v === null || v.kind != JKind.Number) return -1;
   const n = (<JNumber>v).value;
   if (!isFinite(n) || n < 0 || n > 100) return -1;
-  return <i32>Math.floor(n);
+  return n;
+}
+
+/** How many calls a kept event stands for: floor(100 / rate), within an i32. */
+export function weightFor(rate: f64): i32 {
+  if (!(rate > 0)) return 1;
+  const w = Math.floor(100 / rate);
+  return w >= 2147483647 ? 2147483647 : max(1, <i32>w);
 }
 
 export class Sampling {
-  sampleRate: i32 = 100;
-  users: Map<string, i32> = new Map<string, i32>();
-  companies: Map<string, i32> = new Map<string, i32>();
+  sampleRate: f64 = 100;
+  users: Map<string, f64> = new Map<string, f64>();
+  companies: Map<string, f64> = new Map<string, f64>();
   rules: Array<Rule> = [];
   /** Problems found while reading the config (bad rates, patterns that do not compile). */
   warnings: Array<string> = [];
@@ -70,8 +79,8 @@ export class Sampling {
   }
 
   /** The sample rate (0–100) that applies to an event. */
-  rateFor(e: SampleInput): i32 {
-    let rate = -1;
+  rateFor(e: SampleInput): f64 {
+    let rate: f64 = -1;
     const user = e.userId;
     if (user !== null && this.users.has(user)) rate = this.users.get(user);
     const company = e.companyId;
@@ -97,7 +106,7 @@ export class Sampling {
   }
 }
 
-function readRates(v: JValue | null, into: Map<string, i32>): void {
+function readRates(v: JValue | null, into: Map<string, f64>): void {
   if (v === null || v.kind != JKind.Object) return;
   const o = <JObject>v;
   for (let i = 0; i < o.keys.length; i++) {

@@ -1,4 +1,4 @@
-// Delivery. Kong lets a filter dispatch only from on_tick, and each call is a new connection, so the
+// Delivery (docs/protocol.md). Kong lets a filter dispatch only from on_tick, and each call is a new connection, so the
 // sender decides what leaves when: batches of at most batch_size events (and MAX_BATCH_BYTES),
 // several per tick while within max_callback_time_spent and MAX_IN_FLIGHT, optionally gzip'd.
 // Transient failures (5xx, 408, 429, timeouts, connection errors) are retried with exponential
@@ -11,6 +11,7 @@ import { utf8, decimal, trimmed, digits, parseStatus } from "./bytes";
 import { gzip } from "./deflate";
 import { random01 } from "./random";
 import { Sampling } from "./sampling";
+import { ConfigFetch } from "./configfetch";
 import { encodeHeaderMap } from "../runtime/headers";
 import { Status, MapType, BufferType } from "../runtime/abi";
 import { httpCall, getHeaderValue, getBufferBytes, logWarn, logInfo, logError, statusName, nowNanos } from "../runtime/host";
@@ -37,8 +38,6 @@ const LOST_CALL_MARGIN_MS: u64 = 1000;
 const LOST_CALL_CAP_MS: u64 = 600000;
 const BACKOFF_BASE_MS: f64 = 1000;
 const BACKOFF_MAX_MS: f64 = 60000;
-/** The application config is fetched again this often even when no ETag says it changed. */
-const CONFIG_REFRESH_MS: u64 = 5 * 60 * 1000;
 
 class Batch {
   attempts: i32 = 0;
@@ -66,10 +65,7 @@ export class Sender {
   private timeoutMs: u32;
   /** No new batch leaves before this time: the collector failed and is being backed off from. */
   private pausedUntilMs: u64 = 0;
-  private configToken: i64 = -1;
-  private configFetchedMs: u64 = 0;
-  private configEtag: string = "";
-  private wantConfig: bool = true;
+  private appConfig: ConfigFetch = new ConfigFetch();
   private lastStatsMs: u64 = 0;
   private droppedReported: u64 = 0;
   private failLog: LogLimiter = new LogLimiter();
@@ -103,7 +99,7 @@ export class Sender {
   flush(nowMs: u64): void {
     const startNs = nowNanos();
     this.expireLost(nowMs);
-    if (this.configToken < 0 && (this.wantConfig || nowMs - this.configFetchedMs >= CONFIG_REFRESH_MS)) this.fetchConfig(nowMs);
+    if (this.appConfig.due(nowMs)) this.fetchConfig(nowMs);
     const budgetNs = <u64>this.config.maxCallbackTimeSpent * 1000000;
     while (this.busyCalls(nowMs) < MAX_IN_FLIGHT && this.inFlight.size < MAX_TRACKED) {
       const batch = this.nextBatch(nowMs);
@@ -177,10 +173,11 @@ export class Sender {
 
   private fetchConfig(nowMs: u64): void {
     const call = httpCall(this.upstream, this.configHeaders, new Uint8Array(0), this.timeoutMs);
-    this.configFetchedMs = nowMs;
-    this.wantConfig = false;
-    if (call.status != Status.Ok) return;
-    this.configToken = call.token;
+    if (call.status != Status.Ok) {
+      this.appConfig.failed(nowMs, random01());
+      return;
+    }
+    this.appConfig.sent(call.token);
     this.inFlight.set(call.token, new InFlight(null, nowMs));
   }
 
@@ -193,7 +190,7 @@ export class Sender {
     const status = responseStatus();
     const batch = call.batch;
     if (batch === null) {
-      this.onConfig(status, bodySize);
+      this.onConfig(status, bodySize, nowMs);
       return;
     }
     this.inFlightBytes -= batch.body.length;
@@ -203,7 +200,7 @@ export class Sender {
       this.stats.bytes += <u64>batch.body.length;
       this.pausedUntilMs = 0;
       const etag = getHeaderValue(MapType.HttpCallResponseHeaders, ETAG_KEY);
-      if (etag.status == Status.Ok && String.UTF8.decode(etag.data!.buffer) != this.configEtag) this.wantConfig = true;
+      if (etag.status == Status.Ok) this.appConfig.batchTag(String.UTF8.decode(etag.data!.buffer));
       if (this.config.debug) logInfo("moesif: collector accepted " + batch.events.toString() + " events (" + status.toString() + ")");
       return;
     }
@@ -225,24 +222,30 @@ export class Sender {
     }
   }
 
-  private onConfig(status: i32, bodySize: u32): void {
-    this.configToken = -1;
+  /** The answer to GET /v1/config. A failed or unusable one keeps the config in force. */
+  private onConfig(status: i32, bodySize: u32, nowMs: u64): void {
+    const fetch = this.appConfig;
+    const keeping = this.sampling === null ? "sampling keeps every event" : "the last config stays in force";
     if (status < 200 || status >= 300) {
-      if (this.config.debug) logInfo("moesif: could not fetch the application config (status " + status.toString() + "); sampling keeps every event");
+      fetch.failed(nowMs, random01());
+      if (this.config.debug) {
+        logInfo("moesif: could not fetch the application config (status " + status.toString() + "); " + keeping +
+          "; next try in " + (fetch.retryAtMs - nowMs).toString() + " ms");
+      }
       return;
     }
     const body = getBufferBytes(BufferType.HttpCallResponseBody, 0, bodySize);
     const parsed = body.status == Status.Ok ? Sampling.parse(body.data!) : null;
-    const etag = getHeaderValue(MapType.HttpCallResponseHeaders, ETAG_KEY);
-    this.configEtag = etag.status == Status.Ok ? String.UTF8.decode(etag.data!.buffer) : "";
     if (parsed === null) {
-      this.sampling = null;
-      logWarn("moesif: the application config from the collector is not a JSON object; sampling keeps every event");
+      fetch.failed(nowMs, random01());
+      logWarn("moesif: the application config from the collector is not a JSON object; " + keeping);
       return;
     }
+    const etag = getHeaderValue(MapType.HttpCallResponseHeaders, ETAG_KEY);
+    fetch.loaded(nowMs, etag.status == Status.Ok ? String.UTF8.decode(etag.data!.buffer) : "", random01());
     for (let i = 0; i < parsed.warnings.length; i++) logWarn("moesif: application config: " + parsed.warnings[i]);
     this.sampling = parsed.keepsAll ? null : parsed;
-    if (this.config.debug) logInfo("moesif: application config loaded (sample_rate " + parsed.sampleRate.toString() + ", etag " + this.configEtag + ")");
+    if (this.config.debug) logInfo("moesif: application config loaded (sample_rate " + parsed.sampleRate.toString() + ", etag " + fetch.tag + ")");
   }
 
   /** Schedules another attempt, or drops the batch when its attempts or age are used up. */
@@ -300,7 +303,7 @@ export class Sender {
       this.inFlight.delete(tokens[i]);
       const batch = call.batch;
       if (batch === null) {
-        this.configToken = -1;
+        this.appConfig.failed(nowMs, random01());
         continue;
       }
       this.inFlightBytes -= batch.body.length;

@@ -1,6 +1,6 @@
 // Thin wrappers over the host calls Kong implements. Every wrapper returns the host's status: an
 // expected status (NotFound above all) is a value for the caller to act on, never a trap.
-// Only functions listed in kong-wasm-host.md may be imported here; the test host refuses any other.
+// Only functions Kong links may be imported here (tests/host/abi.ts); the test host refuses any other.
 import {
   proxy_log,
   proxy_get_current_time_nanoseconds,

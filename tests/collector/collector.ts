@@ -1,5 +1,7 @@
-// A local collector that speaks Moesif's API (moesif-protocol.md): it records every event the
-// filter sends, checks what a real collector checks, and can be told to misbehave.
+// A local collector that speaks Moesif's API (docs/protocol.md): it accepts what Moesif accepts,
+// refuses what Moesif refuses, records every event it got, and can be told to misbehave. Whether an
+// event is one THIS filter may send (the stricter promise of docs/protocol.md) it records apart, in
+// `filterViolations`, which the integration and golden tests hold empty.
 import http from "node:http";
 import https from "node:https";
 import type { TLSSocket } from "node:tls";
@@ -9,10 +11,16 @@ import { readFileSync } from "node:fs";
 import { Ajv } from "ajv";
 import addFormats from "ajv-formats";
 
-const schema = JSON.parse(readFileSync(new URL("./event.schema.json", import.meta.url), "utf8"));
 const ajv = new Ajv({ allErrors: true });
 (addFormats as unknown as (a: Ajv) => void)(ajv);
-const validateEvent = ajv.compile(schema);
+const schema = (file: string) => ajv.compile(JSON.parse(readFileSync(new URL(file, import.meta.url), "utf8")));
+const validateMoesif = schema("./moesif-event.schema.json");
+const validateFilter = schema("./filter-event.schema.json");
+
+/** Why an event is not one this filter may send (filter-event.schema.json), or null when it is. */
+export function filterEventProblems(event: unknown): string | null {
+  return validateFilter(event) ? null : ajv.errorsText(validateFilter.errors);
+}
 
 export interface MoesifEvent {
   request: { time: string; uri: string; verb: string; headers?: Record<string, string>; [k: string]: unknown };
@@ -59,10 +67,17 @@ export interface CollectorOptions {
 
 export class Collector {
   readonly events: MoesifEvent[] = [];
+  /** Events Moesif would accept but this filter must never send, with why. */
+  readonly filterViolations: { event: MoesifEvent; problems: string }[] = [];
   readonly batches: ReceivedBatch[] = [];
   readonly rejected: { status: number; reason: string }[] = [];
   configRequests = 0;
-  configEtag = "etag-1";
+  /** The X-Moesif-Config-ETag of config and batch answers; null sends none. */
+  configEtag: string | null = "etag-1";
+  /** Answer GET /v1/config with this status while set (a failing config endpoint). */
+  configStatus: number | null = null;
+  /** Whether GET /v1/config answers carry the ETag (batch answers always do, when there is one). */
+  configAnswerTagged = true;
   appConfig: Record<string, unknown>;
   private faults: Fault[] = [];
   private standingFault: Fault | null = null;
@@ -145,14 +160,16 @@ export class Collector {
       const url = new URL(req.url ?? "/", "http://collector");
       if (req.method === "GET" && url.pathname === "/v1/config") {
         this.configRequests++;
-        return this.reply(res, 200, this.appConfig, { "x-moesif-config-etag": this.configEtag });
+        if (this.configStatus !== null) return this.reply(res, this.configStatus, { message: "fault injected" });
+        return this.reply(res, 200, this.appConfig, this.configAnswerTagged ? this.etagHeader() : {});
       }
-      if (req.method === "POST" && url.pathname === "/v1/events/batch") return this.batch(req, res, Buffer.concat(chunks));
+      if (req.method === "POST" && url.pathname === "/v1/events/batch") return this.batch(req, res, Buffer.concat(chunks), true);
+      if (req.method === "POST" && url.pathname === "/v1/events") return this.batch(req, res, Buffer.concat(chunks), false);
       return this.reply(res, 404, { message: "not found" });
     });
   }
 
-  private batch(req: http.IncomingMessage, res: http.ServerResponse, raw: Buffer): void {
+  private batch(req: http.IncomingMessage, res: http.ServerResponse, raw: Buffer, many: boolean): void {
     const fault = this.faults.shift() ?? this.standingFault;
     if (fault) {
       if (fault.hang) return;
@@ -164,14 +181,14 @@ export class Collector {
         if (fault.status !== undefined) {
           return this.reply(res, fault.status, { message: "fault injected" }, fault.retryAfter ? { "retry-after": fault.retryAfter } : {});
         }
-        this.accept(req, res, raw);
+        this.accept(req, res, raw, many);
       };
       if (fault.hold) this.held.push(act);
       else if (fault.delayMs) setTimeout(act, fault.delayMs);
       else act();
       return;
     }
-    this.accept(req, res, raw);
+    this.accept(req, res, raw, many);
   }
 
   private reject(res: http.ServerResponse, status: number, reason: string): void {
@@ -179,7 +196,8 @@ export class Collector {
     this.reply(res, status, { message: reason });
   }
 
-  private accept(req: http.IncomingMessage, res: http.ServerResponse, raw: Buffer): void {
+  /** POST /v1/events/batch takes an array of events, POST /v1/events one event. */
+  private accept(req: http.IncomingMessage, res: http.ServerResponse, raw: Buffer, many: boolean): void {
     const appId = req.headers["x-moesif-application-id"];
     if (typeof appId !== "string" || appId.length === 0) return this.reject(res, 401, "missing X-Moesif-Application-Id");
     if (this.opts.applicationId !== undefined && appId !== this.opts.applicationId) return this.reject(res, 401, "unknown application id");
@@ -200,19 +218,28 @@ export class Collector {
     } catch (e) {
       return this.reject(res, 400, `body is not JSON: ${(e as Error).message}`);
     }
-    if (!Array.isArray(parsed)) return this.reject(res, 400, "body must be a JSON array of events");
-    for (let i = 0; i < parsed.length; i++) {
-      if (!validateEvent(parsed[i])) {
-        return this.reject(res, 400, `event ${i} is malformed: ${ajv.errorsText(validateEvent.errors)}`);
+    if (many && !Array.isArray(parsed)) return this.reject(res, 400, "body must be a JSON array of events");
+    if (!many && (parsed === null || typeof parsed !== "object" || Array.isArray(parsed))) return this.reject(res, 400, "body must be one event");
+    const events = (many ? parsed : [parsed]) as MoesifEvent[];
+    for (let i = 0; i < events.length; i++) {
+      if (!validateMoesif(events[i])) {
+        return this.reject(res, 400, `event ${i} is malformed: ${ajv.errorsText(validateMoesif.errors)}`);
       }
     }
-    const events = parsed as MoesifEvent[];
+    for (const event of events) {
+      const problems = filterEventProblems(event);
+      if (problems !== null) this.filterViolations.push({ event, problems });
+    }
     const servername = (req.socket as TLSSocket).servername || undefined;
     const batch: ReceivedBatch = { headers: req.headers, rawBody: raw, body, events, status: 201, servername };
     this.batches.push(batch);
     this.events.push(...events);
     this.opts.onBatch?.(batch);
     for (const w of this.waiters.splice(0)) w();
-    this.reply(res, 201, {}, { "x-moesif-config-etag": this.configEtag });
+    this.reply(res, 201, {}, this.etagHeader());
+  }
+
+  private etagHeader(): Record<string, string> {
+    return this.configEtag === null ? {} : { "x-moesif-config-etag": this.configEtag };
   }
 }

@@ -162,6 +162,7 @@ test(`fuzz: ${CALLS} hostile calls through the filter (seed ${SEED})`, async () 
     console.log(`fuzz seed ${SEED}: ${CALLS} calls, ${collector.events.length} events, wasm memory ${midMemory} → ${finalMemory} bytes`);
     assert.deepEqual(host.traps, [], `seed ${SEED}: the filter trapped`);
     assert.deepEqual(collector.rejected, [], `seed ${SEED}: the collector refused events`);
+    assert.deepEqual(collector.filterViolations.slice(0, 1), [], `seed ${SEED}: an event outside the filter's schema`);
     assert.equal(collector.events.length, CALLS, `seed ${SEED}: every call is an event`);
     assert.equal(host.pauses, 0);
     assert.ok(host.mapOverflows > 0, "some maps made Kong's marshalling overflow");

@@ -139,6 +139,7 @@ afterEach(async () => {
   if (h) {
     assert.deepEqual(h.host.traps, [], "the filter trapped");
     assert.equal(h.host.pauses, 0, "the filter paused the stream");
+    assert.deepEqual(h.collector.filterViolations, [], "every event fits the filter's own schema");
     await h.close();
     h = null;
   }

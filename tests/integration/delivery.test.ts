@@ -496,6 +496,56 @@ describe("sampling from the application config", () => {
     assert.equal(metric(h.host, "events_dropped_sampled_out"), 1);
   });
 
+  test("fractional rates keep their fraction: 33.4 keeps a third with weight 2, 0.5 keeps one in 200 with weight 200", async () => {
+    const third = await sampled({ sample_rate: 33.4 }, () => [], 10000);
+    const kept = third.events.length / 10000;
+    assert.ok(Math.abs(kept - 0.334) <= 0.015, `33.4: kept ${(kept * 100).toFixed(2)}%`);
+    assert.ok(third.events.every((e) => e.weight === 2), "weight floor(100 / 33.4) = 2");
+    const half = await sampled({ sample_rate: 0.5 }, () => [], 10000);
+    // 50 expected; ±3 standard deviations is about ±21.
+    assert.ok(half.events.length >= 29 && half.events.length <= 71, `0.5: kept ${half.events.length} of 10,000`);
+    assert.ok(half.events.every((e) => e.weight === 200));
+  });
+
+  test("a failing config endpoint is tried again with backoff, not on every tick; the config then applies", async () => {
+    const clock = new FakeClock();
+    h = await harness({ config: { application_id: "cfg" }, host: { clock: clock.now } });
+    h.collector.configStatus = 500;
+    h.collector.appConfig = { sample_rate: 0 };
+    for (let s = 0; s < 60; s++) {
+      await send(h.gateway.url, { path: `/c/${s}` });
+      await h.flush();
+      clock.advance(1000);
+    }
+    // Attempts at about 0, 1, 3, 7, 15, 31 s (with jitter, sooner): 5 to 7 in a minute, not 60.
+    const attempts = h.collector.configRequests;
+    assert.ok(attempts >= 5 && attempts <= 7, `${attempts} config requests in 60 s`);
+    assert.equal(h.collector.events.length, 60, "no config in force: every event kept");
+    h.collector.configStatus = null;
+    for (let s = 0; s < 70 && h.collector.configRequests === attempts; s++) {
+      clock.advance(1000);
+      await h.flush();
+    }
+    assert.equal(h.collector.configRequests, attempts + 1, "tried again once its backoff ran out");
+    await send(h.gateway.url, { path: "/after" });
+    await h.flush();
+    assert.equal(h.collector.events.length, 60, "sample_rate 0 now applies");
+  });
+
+  test("a config answer without a tag is not fetched again after every batch", async () => {
+    const clock = new FakeClock();
+    h = await harness({ config: { application_id: "cfg" }, host: { clock: clock.now } });
+    h.collector.configAnswerTagged = false;
+    for (let s = 0; s < 30; s++) {
+      await send(h.gateway.url, { path: `/t/${s}` });
+      await h.flush();
+      clock.advance(1000);
+    }
+    assert.equal(h.collector.events.length, 30);
+    // Once at start, then with backoff (1, 2, 4, 8, 16 s): not 30 times.
+    assert.ok(h.collector.configRequests <= 6, `${h.collector.configRequests} config requests for 30 batches`);
+  });
+
   test("an unreachable or malformed config keeps every event", async () => {
     const { events } = await sampled({ sample_rate: "ten" } as unknown as Record<string, unknown>, () => [], 200);
     assert.equal(events.length, 200);

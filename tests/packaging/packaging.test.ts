@@ -6,29 +6,12 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join, basename, extname } from "node:path";
-import { fileURLToPath } from "node:url";
 import Ajv04 from "ajv-draft-04";
 import { Ajv } from "ajv";
-import { parseAllDocuments, parse as parseYaml } from "yaml";
+import { parse as parseYaml } from "yaml";
 import { KongWasmHost } from "../host/kong-host.ts";
 import { moesifWasm } from "../support/harness.ts";
-
-const root = fileURLToPath(new URL("../..", import.meta.url));
-const kongDir = join(root, "kong");
-const shared = join(root, "..", "shared", "reference");
-
-function files(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const p = join(dir, name);
-    return statSync(p).isDirectory() ? files(p) : [p];
-  });
-}
-
-function yamlDocs(path: string): any[] {
-  const docs = parseAllDocuments(readFileSync(path, "utf8"));
-  for (const d of docs) if (d.errors.length > 0) throw new Error(`${path}: ${d.errors[0].message}`);
-  return docs.map((d) => d.toJS());
-}
+import { root, kongDir, fixtures, files, yamlDocs, kongConf, chartKeys } from "./kongfiles.ts";
 
 const meta = JSON.parse(readFileSync(join(kongDir, "moesif.meta.json"), "utf8"));
 const ajv04 = new (Ajv04 as unknown as typeof Ajv)({ allErrors: true });
@@ -176,8 +159,7 @@ describe("the configurations in the deployment files", () => {
   });
 
   test("kong.conf turns on wasm, the filters path, the body buffer and Kong's resolver", () => {
-    const conf = Object.fromEntries(readFileSync(join(kongDir, "kong.conf"), "utf8").split("\n")
-      .filter((l) => /^\s*[a-z_]+\s*=/.test(l)).map((l) => l.split("=").map((x) => x.trim())));
+    const conf = kongConf(join(kongDir, "kong.conf"));
     assert.equal(conf.wasm, "on");
     assert.ok(conf.wasm_filters_path.startsWith("/"));
     assert.match(conf.nginx_http_client_body_buffer_size, /^\d+k$/);
@@ -198,7 +180,7 @@ describe("the configurations in the deployment files", () => {
 
 describe("Kubernetes", () => {
   const crd = (file: string) => {
-    const doc = yamlDocs(join(shared, "crds", file))[0];
+    const doc = yamlDocs(join(fixtures, file))[0];
     const version = doc.spec.versions.find((v: any) => v.storage) ?? doc.spec.versions[0];
     return { group: doc.spec.group, version: version.name, kind: doc.spec.names.kind, schema: version.schema.openAPIV3Schema };
   };
@@ -236,35 +218,7 @@ describe("Kubernetes", () => {
     }
   });
 
-  /** Key paths of the official values.yaml, including keys it documents in comments (# key:). */
-  function chartKeys(): Set<string> {
-    const keys = new Set<string>();
-    const walk = (v: any, prefix: string) => {
-      if (v && typeof v === "object" && !Array.isArray(v)) {
-        for (const [k, x] of Object.entries(v)) {
-          keys.add(prefix + k);
-          walk(x, `${prefix}${k}.`);
-        }
-      }
-    };
-    const text = readFileSync(join(shared, "helm", "kong-chart-3.4.1-values.yaml"), "utf8");
-    walk(parseYaml(text), "");
-    const stack: { indent: number; key: string }[] = [];
-    for (const line of text.split("\n")) {
-      const real = /^(\s*)([A-Za-z_][\w-]*):/.exec(line);
-      const commented = /^(\s*)#\s?([A-Za-z_][\w-]*):/.exec(line);
-      const m = real ?? commented;
-      if (!m) continue;
-      const indent = m[1].length;
-      while (stack.length && stack[stack.length - 1].indent >= indent) stack.pop();
-      const path = [...stack.map((s) => s.key), m[2]].join(".");
-      if (commented) keys.add(path);
-      else stack.push({ indent, key: m[2] });
-    }
-    return keys;
-  }
-
-  for (const file of ["values.yaml", "values-dbless.yaml"]) {
+  for (const file of ["values.yaml", "values-dbless.yaml", "values-cp.yaml", "values-dp.yaml"]) {
     test(`${file}: every key exists in the official chart's values.yaml`, () => {
       const known = chartKeys();
       const values = yamlDocs(join(kongDir, "k8s", file))[0];

@@ -103,11 +103,16 @@ export function logsAt(host: KongWasmHost, level: string): string[] {
   return host.logs.filter((l) => l.level === level).map((l) => l.message);
 }
 
-/** Ends a test's harness: the filter must never have trapped, whatever the test did. */
+/**
+ * Ends a test's harness: the filter must never have trapped, and every event it sent must be one
+ * this filter promises (filter-event.schema.json), whatever the test did.
+ */
 export async function closeChecked(h: Harness | null): Promise<void> {
   if (!h) return;
   try {
     if (h.host.traps.length > 0) throw new Error(`the filter trapped: ${h.host.traps[0].message}`);
+    const v = h.collector.filterViolations[0];
+    if (v) throw new Error(`the filter sent an event outside its schema: ${v.problems}\n${JSON.stringify(v.event)}`);
   } finally {
     await h.close();
   }
