@@ -1,9 +1,9 @@
 // The filter configuration: parsed once per root context, by one pure function, into a typed object
 // with defaults. It never throws: problems come back as messages naming the field, so the host layer
 // can log them and keep traffic flowing.
-import { JsonParser, JValue, JKind, JObject, JString, JBool, JNumber, JArray } from "./json";
-import { Endpoint, parseEndpoint, isIpLiteral } from "./endpoint";
-import { asciiLower } from "./bytes";
+import { JsonParser, JValue, JKind, JObject, JString, JBool, JNumber, JArray } from "../codec/json";
+import { Endpoint, parseEndpoint, isIpLiteral } from "../delivery/endpoint";
+import { asciiLower } from "../codec/bytes";
 
 export class Config {
   applicationId: string = "";

@@ -1,29 +1,26 @@
 // One root context per filter configuration (per Kong filter chain): it owns the parsed config, the
-// event queue and the sender, and flushes on its tick.
+// event queue and the sender, and flushes on its tick. Its HTTP contexts get a CallSettings, not
+// the root itself.
 import { RootContext, HttpContext } from "../runtime/context";
 import { BufferType, Status } from "../runtime/abi";
-import { getBufferBytes, setTickPeriod, logError, logWarn, logInfo, nowNanos, statusName } from "../runtime/host";
+import { getBufferBytes, setTickPeriod, logError, logInfo, nowNanos, statusName } from "../runtime/host";
 import { Config, parseConfig } from "./config";
-import { EventQueue } from "./queue";
-import { Sender } from "./sender";
-import { Stats, LogLimiter } from "./stats";
-import { EventOptions } from "./event";
-import { IdentityConfig } from "./identify";
-import { MaskSet } from "./jsonscan";
-import { utf8 } from "./bytes";
-import { MoesifHttp } from "./capture";
-import { FILTER_VERSION } from "./version";
+import { EventQueue } from "../delivery/queue";
+import { Sender, SenderOptions } from "../delivery/sender";
+import { Stats } from "../delivery/stats";
+import { EventOptions } from "../event/event";
+import { IdentityConfig } from "../capture/identify";
+import { MaskSet } from "../codec/jsonscan";
+import { utf8 } from "../codec/bytes";
+import { MoesifHttp } from "./http";
+import { CallSettings } from "./settings";
+import { FILTER_NAME, FILTER_VERSION } from "./version";
 
 export class MoesifRoot extends RootContext {
-  config: Config | null = null;
-  queue: EventQueue = new EventQueue(1);
-  sender: Sender | null = null;
-  stats: Stats = new Stats();
-  eventOptions: EventOptions = new EventOptions();
-  identity: IdentityConfig = new IdentityConfig();
+  private settings: CallSettings | null = null;
+  private sender: Sender | null = null;
+  private stats: Stats = new Stats();
   private tickSet: bool = false;
-  private queueFullLog: LogLimiter = new LogLimiter();
-  private tooLargeLog: LogLimiter = new LogLimiter();
 
   onConfigure(configSize: u32): bool {
     let text = new Uint8Array(0);
@@ -39,15 +36,13 @@ export class MoesifRoot extends RootContext {
     const config = result.config;
     if (config === null) {
       logError("moesif: invalid configuration: " + result.errors.join("; ") + "; filter disabled, traffic passes untouched");
-      this.config = null;
+      this.settings = null;
       this.sender = null;
       return true;
     }
-    this.config = config;
-    this.queue = new EventQueue(config.eventQueueSize);
-    this.sender = new Sender(config, this.queue, this.stats);
-    this.eventOptions = eventOptionsFor(config);
-    this.identity = identityFor(config);
+    const sender = new Sender(senderOptionsFor(config), new EventQueue(config.eventQueueSize), this.stats);
+    this.sender = sender;
+    this.settings = new CallSettings(config, eventOptionsFor(config), identityFor(config), sender, this.stats);
     // Kong traps on a second non-zero tick period for the same root.
     if (!this.tickSet) {
       const st = setTickPeriod(<u32>config.batchMaxWait);
@@ -73,38 +68,28 @@ export class MoesifRoot extends RootContext {
   }
 
   newHttpContext(id: u32): HttpContext {
-    if (this.config === null) return new HttpContext(id, this.id);
-    return new MoesifHttp(id, this);
+    const settings = this.settings;
+    if (settings === null) return new HttpContext(id, this.id);
+    return new MoesifHttp(id, this.id, settings);
   }
+}
 
-  /** An event too big even without its bodies (huge headers): counted and reported. */
-  dropTooLarge(size: i32, nowMs: u64): void {
-    this.stats.droppedTooLarge++;
-    const held = this.tooLargeLog.allow(nowMs);
-    if (held >= 0) {
-      logWarn("moesif: dropped an event of " + size.toString() + " bytes even without its bodies (the collector takes 1 MB per event); " +
-        this.stats.droppedTooLarge.toString() + " dropped so far");
-    }
-  }
-
-  /** Hands a finished event to the queue; counts and (rate-limited) reports a full queue. */
-  enqueue(event: Uint8Array, nowMs: u64): void {
-    const sender = this.sender!;
-    if (sender.heldBytes + <i64>event.length <= <i64>this.config!.eventQueueBytes && this.queue.push(event)) {
-      if (this.config !== null && this.config!.debug) {
-        logInfo("moesif: queued event (" + event.length.toString() + " bytes), " + this.queue.length.toString() + " in queue");
-      }
-      return;
-    }
-    this.stats.droppedQueueFull++;
-    const held = this.queueFullLog.allow(nowMs);
-    if (held >= 0) {
-      logWarn("moesif: event queue full (" + this.queue.length.toString() + " of " + this.queue.maxEvents.toString() +
-        " events, " + sender.heldBytes.toString() + " of " + this.config!.eventQueueBytes.toString() +
-        " bytes held); dropping new events (" + this.stats.droppedQueueFull.toString() + " dropped so far" +
-        (held > 0 ? ", " + held.toString() + " similar lines suppressed" : "") + ")");
-    }
-  }
+/** What delivery needs of the configuration. */
+export function senderOptionsFor(config: Config): SenderOptions {
+  const o = new SenderOptions();
+  o.applicationId = config.applicationId;
+  o.endpoint = config.endpoint;
+  o.upstream = config.upstream;
+  o.userAgent = FILTER_NAME + "/" + FILTER_VERSION;
+  o.batchSize = config.batchSize;
+  o.maxCallbackTimeSpent = config.maxCallbackTimeSpent;
+  o.timeoutMs = max(config.connectTimeout, config.sendTimeout);
+  o.maxRetries = config.maxRetries;
+  o.maxRetryAge = config.maxRetryAge;
+  o.eventQueueBytes = config.eventQueueBytes;
+  o.enableCompression = config.enableCompression;
+  o.debug = config.debug;
+  return o;
 }
 
 function bytesList(names: Array<string>): Array<Uint8Array> {

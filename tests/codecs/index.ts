@@ -1,10 +1,10 @@
 // The filter's pure codecs, exported for Node-driven property tests against the reference
 // implementations (Node's zlib, Buffer's base64, JSON.parse). Test-only; not shipped.
-import { gunzip, inflateRaw, zlibInflate, inflateDeflateEncoding, InflateResult } from "../../assembly/filter/inflate";
-import { writeBase64, decodeBase64 } from "../../assembly/filter/base64";
-import { scanJson, MaskSet } from "../../assembly/filter/jsonscan";
-import { ByteWriter } from "../../assembly/filter/bytes";
-import { gzip } from "../../assembly/filter/deflate";
+import { gunzip, inflateRaw, zlibInflate, inflateDeflateEncoding, InflateResult } from "../../assembly/codec/inflate";
+import { writeBase64, decodeBase64 } from "../../assembly/codec/base64";
+import { scanJson, MaskSet } from "../../assembly/codec/jsonscan";
+import { ByteWriter } from "../../assembly/codec/bytes";
+import { gzip } from "../../assembly/codec/deflate";
 import "../../assembly/runtime/abort";
 
 let inBuf = new Uint8Array(0);

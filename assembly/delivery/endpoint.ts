@@ -1,4 +1,4 @@
-import { asciiLower, decimal } from "./bytes";
+import { asciiLower, decimal } from "../codec/bytes";
 
 // Where batches go. Kong's dispatch wants `host:port` (it cannot take a URL), plus `:authority` for
 // Host and SNI and `:scheme: https` for TLS; the path prefix of api_endpoint is kept.

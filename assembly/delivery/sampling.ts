@@ -3,8 +3,8 @@
 // rates that apply to it, else the default; rates keep their fraction (33.4, 0.5), as Moesif's
 // agents read them. An event is kept when rate > random × 100 and then stands for
 // weight = floor(100 / rate) calls. A config that is missing or malformed means: keep everything.
-import { JsonParser, JKind, JObject, JArray, JNumber, JString, JValue } from "./json";
-import { Regex } from "./regex";
+import { JsonParser, JKind, JObject, JArray, JNumber, JString, JValue } from "../codec/json";
+import { Regex } from "../codec/regex";
 
 const PATH_VERB = 0;
 const PATH_ROUTE = 1;

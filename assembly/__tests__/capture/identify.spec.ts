@@ -1,12 +1,13 @@
-import { identify, IdentityConfig, tokenClaims, claim } from "../filter/identify";
-import { clientIp, isIpAddress } from "../filter/ip";
-import { writeMaskedPath, hostWithoutDefaultPort } from "../filter/uri";
-import { writeHeaders } from "../filter/event";
-import { uuid4, mixEntropy } from "../filter/random";
-import { isJsonType } from "../filter/body";
-import { ByteWriter } from "../filter/bytes";
-import { decodeHeaderMap, encodeHeaderMap, HeaderMap } from "../runtime/headers";
-import { b, s } from "./helpers";
+import { identify, IdentityConfig, tokenClaims, claim } from "../../capture/identify";
+import { clientIp, isIpAddress } from "../../capture/ip";
+import { writeMaskedPath } from "../../codec/urlencoded";
+import { hostWithoutDefaultPort } from "../../capture/host";
+import { writeHeaders } from "../../event/event";
+import { uuid4, mixEntropy } from "../../codec/random";
+import { isJsonType } from "../../event/body";
+import { ByteWriter } from "../../codec/bytes";
+import { decodeHeaderMap, encodeHeaderMap, HeaderMap } from "../../runtime/headers";
+import { b, s } from "../helpers";
 
 function map(pairs: Array<string>): HeaderMap {
   const k = new Array<Uint8Array>();

@@ -1,6 +1,6 @@
-import { ByteWriter } from "../filter/bytes";
-import { scanJson, MaskSet } from "../filter/jsonscan";
-import { b, s, bytesOf } from "./helpers";
+import { ByteWriter } from "../../codec/bytes";
+import { scanJson, MaskSet } from "../../codec/jsonscan";
+import { b, s, bytesOf } from "../helpers";
 
 function scan(text: string, masks: Array<string> = []): string | null {
   const w = new ByteWriter();

@@ -2,9 +2,10 @@
 // the Lua plugin uses, without its bugs (base64url JWT payloads, padding optional; Basic split at the
 // first colon; Bearer matched case-insensitively). Malformed input of any kind gives no id.
 import { HeaderMap } from "../runtime/headers";
-import { decodeBase64 } from "./base64";
-import { JsonParser, JValue, JKind, JObject, JString, JNumber } from "./json";
-import { utf8, trimmed } from "./bytes";
+import { decodeBase64 } from "../codec/base64";
+import { JsonParser, JValue, JKind, JObject, JString, JNumber } from "../codec/json";
+import { utf8, trimmed } from "../codec/bytes";
+import { Identity } from "../event/model";
 
 /** Longer authorization values are not parsed (nginx's own header buffers are 8 KB by default). */
 const MAX_TOKEN = 16384;
@@ -20,12 +21,6 @@ export class IdentityConfig {
   authorizationHeaders: Array<Uint8Array> = [];
   userIdField: string = "sub";
   companyIdField: string = "";
-}
-
-export class Identity {
-  userId: Uint8Array | null = null;
-  companyId: Uint8Array | null = null;
-  sessionToken: Uint8Array | null = null;
 }
 
 const CONSUMER_HEADERS: Array<Uint8Array> = [utf8("x-consumer-custom-id"), utf8("x-consumer-username"), utf8("x-consumer-id")];

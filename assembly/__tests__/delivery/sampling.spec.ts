@@ -1,6 +1,6 @@
-import { Sampling, SampleInput, weightFor } from "../filter/sampling";
-import { parseRetryAfter, parseHttpDate } from "../filter/sender";
-import { b } from "./helpers";
+import { Sampling, SampleInput, weightFor } from "../../delivery/sampling";
+import { parseRetryAfter, parseHttpDate } from "../../delivery/sender";
+import { b } from "../helpers";
 
 function input(user: string | null, company: string | null, verb: string = "GET", route: string = "/", status: string = "200"): SampleInput {
   const s = new SampleInput();

@@ -1,5 +1,5 @@
-import { parseMajorMinor } from "../runtime/hostinfo";
-import { b } from "./helpers";
+import { parseMajorMinor } from "../../runtime/hostinfo";
+import { b } from "../helpers";
 
 describe("parseMajorMinor (kong.version)", () => {
   it("reads major and minor from Kong's version strings", () => {

@@ -1,6 +1,6 @@
-import { ByteWriter } from "../filter/bytes";
-import { writeJsonString } from "../filter/jsonwrite";
-import { b, s, bytesOf } from "./helpers";
+import { ByteWriter } from "../../codec/bytes";
+import { writeJsonString } from "../../codec/jsonwrite";
+import { b, s, bytesOf } from "../helpers";
 
 function quoted(src: Uint8Array, lower: bool = false): string {
   const w = new ByteWriter(4);

@@ -1,5 +1,5 @@
-import { Regex } from "../filter/regex";
-import { b } from "./helpers";
+import { Regex } from "../../codec/regex";
+import { b } from "../helpers";
 
 function t(pattern: string, text: string): bool {
   const r = new Regex(pattern);

@@ -1,4 +1,4 @@
-import { ConfigFetch } from "../filter/configfetch";
+import { ConfigFetch } from "../../delivery/configfetch";
 
 describe("ConfigFetch", () => {
   it("fetches at start, then every 5 minutes", () => {

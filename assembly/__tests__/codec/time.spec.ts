@@ -1,6 +1,6 @@
-import { ByteWriter } from "../filter/bytes";
-import { writeIsoTime, parseSecondsDotMillis } from "../filter/time";
-import { b, s } from "./helpers";
+import { ByteWriter } from "../../codec/bytes";
+import { writeIsoTime, parseSecondsDotMillis } from "../../codec/time";
+import { b, s } from "../helpers";
 
 function iso(ms: u64): string {
   const w = new ByteWriter();

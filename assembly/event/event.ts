@@ -1,45 +1,12 @@
 // Builds one Moesif event (docs/protocol.md, "The event") as UTF-8 JSON bytes, straight from captured bytes.
-import { ByteWriter, EMPTY_BYTES, utf8 } from "./bytes";
+import { ByteWriter, EMPTY_BYTES, utf8 } from "../codec/bytes";
 import { HeaderMap, equalsLowered } from "../runtime/headers";
-import { writeJsonString, writeJsonText } from "./jsonwrite";
-import { writeIsoTime } from "./time";
-import { BodyCapture, BodyOptions, writeBody } from "./body";
-import { Identity } from "./identify";
-import { writeMaskedPath } from "./uri";
+import { writeJsonString, writeJsonText } from "../codec/jsonwrite";
+import { writeIsoTime } from "../codec/time";
+import { BodyOptions, writeBody } from "./body";
+import { Capture, KongInfo } from "./model";
+import { writeMaskedPath } from "../codec/urlencoded";
 
-/** What Kong says about the route and service (Kong 3.6+; service_name 3.9+). */
-export class KongInfo {
-  routeId: Uint8Array | null = null;
-  routeName: Uint8Array | null = null;
-  serviceId: Uint8Array | null = null;
-  serviceName: Uint8Array | null = null;
-}
-
-/** What the HTTP context gathered for one API call; everything the event needs. */
-export class Capture {
-  requestMs: u64 = 0;
-  responseMs: u64 = 0;
-  method: Uint8Array = EMPTY_BYTES;
-  scheme: Uint8Array = EMPTY_BYTES;
-  host: Uint8Array = EMPTY_BYTES;
-  path: Uint8Array = EMPTY_BYTES;
-  requestHeaders: HeaderMap = HeaderMap.empty();
-  responseHeaders: HeaderMap = HeaderMap.empty();
-  status: i32 = 0;
-  ipAddress: Uint8Array | null = null;
-  requestBody: BodyCapture | null = null;
-  responseBody: BodyCapture | null = null;
-  identity: Identity = new Identity();
-  transactionId: Uint8Array | null = null;
-  /** The filter generated the id and set it on the request after reading the request headers. */
-  transactionIdAdded: bool = false;
-  kong: KongInfo = new KongInfo();
-  /** Why some headers are missing (Kong hands a filter at most 100 map entries), or null. */
-  requestHeadersNote: string | null = null;
-  responseHeadersNote: string | null = null;
-  /** 1 / sample rate: how many calls this event stands for. */
-  weight: i32 = 1;
-}
 
 /**
  * Writes a header map as a JSON object: lower-case names, pseudo-headers (`:path` …) left out, and

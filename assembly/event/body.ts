@@ -1,80 +1,15 @@
 // Bodies: gathered as they pass (bounded by the size limit, never re-copied: the buffer doubles),
 // then encoded once in the log phase — decompressed if gzip'd, masked JSON if JSON, else base64.
 // A body that cannot be captured whole is left out, and the event says why.
-import { ByteWriter } from "./bytes";
+import { ByteWriter } from "../codec/bytes";
 import { HeaderMap } from "../runtime/headers";
-import { MaskSet, scanJson } from "./jsonscan";
-import { writeBase64 } from "./base64";
-import { InflateStatus, gunzip, inflateDeflateEncoding } from "./inflate";
-import { utf8, asciiLower, trimmed } from "./bytes";
-import { writeJsonString } from "./jsonwrite";
-import { writeMaskedParams, isFormBody } from "./uri";
-
-export const enum BodyState {
-  /** No body (or none seen yet). */
-  None,
-  Captured,
-  /** Over the size limit: left out. */
-  TooLarge,
-  /** Kong spilled the request body to a file the filter cannot read. */
-  Unreadable,
-  /** Left out so that the event stays under the collector's per-event limit. */
-  EventTooLarge,
-}
-
-export class BodyCapture {
-  state: BodyState = BodyState.None;
-  data: ByteWriter | null = null;
-  /** Bytes seen so far, or the whole body's size when `sizeKnown`. */
-  size: i64 = 0;
-  /** Whether `size` is the whole body's (from Content-Length or a whole request body), for the note. */
-  sizeKnown: bool = false;
-
-  constructor(public limit: i32) {}
-
-  /** Whether reading another `size` bytes is worth it (false once over the limit). */
-  accepts(size: i64): bool {
-    if (this.state == BodyState.TooLarge || this.state == BodyState.Unreadable) return false;
-    if (this.size + size > <i64>this.limit) {
-      // Counting stops here: the rest of a streamed body is not even looked at.
-      this.tooLarge(this.size + size, false);
-      return false;
-    }
-    return true;
-  }
-
-  add(chunk: Uint8Array): void {
-    if (chunk.length == 0) return;
-    let d = this.data;
-    if (d === null) {
-      d = new ByteWriter(max(chunk.length, 256));
-      this.data = d;
-    }
-    d.bytes(chunk);
-    this.size += chunk.length;
-    this.state = BodyState.Captured;
-  }
-
-  tooLarge(size: i64, known: bool): void {
-    this.state = BodyState.TooLarge;
-    this.size = size;
-    this.sizeKnown = known;
-    this.data = null;
-  }
-
-  /** Leaves the body out of the event (it would make the event too big); keeps nothing. */
-  omit(): void {
-    if (this.state != BodyState.Captured) return;
-    this.state = BodyState.EventTooLarge;
-    this.data = null;
-  }
-
-  unreadable(size: i64): void {
-    this.state = BodyState.Unreadable;
-    this.size = size;
-    this.data = null;
-  }
-}
+import { MaskSet, scanJson } from "../codec/jsonscan";
+import { writeBase64 } from "../codec/base64";
+import { InflateStatus, gunzip, inflateDeflateEncoding } from "../codec/inflate";
+import { utf8, asciiLower, trimmed } from "../codec/bytes";
+import { writeJsonString } from "../codec/jsonwrite";
+import { writeMaskedParams, isFormBody } from "../codec/urlencoded";
+import { BodyCapture, BodyState } from "./model";
 
 /** How one direction's bodies are encoded; built once per configuration. */
 export class BodyOptions {

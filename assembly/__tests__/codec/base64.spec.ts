@@ -1,6 +1,6 @@
-import { ByteWriter } from "../filter/bytes";
-import { writeBase64, decodeBase64 } from "../filter/base64";
-import { b, s, bytesOf } from "./helpers";
+import { ByteWriter } from "../../codec/bytes";
+import { writeBase64, decodeBase64 } from "../../codec/base64";
+import { b, s, bytesOf } from "../helpers";
 
 function enc(x: Uint8Array): string {
   const w = new ByteWriter();

@@ -1,8 +1,9 @@
-import { ByteWriter } from "../filter/bytes";
-import { writeHeaders, buildEvent, Capture, EventOptions } from "../filter/event";
-import { EventQueue, joinBatch } from "../filter/queue";
-import { decodeHeaderMap, encodeHeaderMap } from "../runtime/headers";
-import { b, s, bytesOf } from "./helpers";
+import { ByteWriter } from "../../codec/bytes";
+import { writeHeaders, buildEvent, EventOptions } from "../../event/event";
+import { Capture } from "../../event/model";
+import { EventQueue, joinBatch } from "../../delivery/queue";
+import { decodeHeaderMap, encodeHeaderMap } from "../../runtime/headers";
+import { b, s, bytesOf } from "../helpers";
 
 function headersJson(keys: Array<string>, values: Array<Uint8Array>): string {
   const k = new Array<Uint8Array>();

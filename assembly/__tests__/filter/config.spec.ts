@@ -1,7 +1,7 @@
-import { parseConfig, ConfigResult } from "../filter/config";
-import { JsonParser, JKind, JObject, JString, JNumber } from "../filter/json";
-import { parseEndpoint } from "../filter/endpoint";
-import { b } from "./helpers";
+import { parseConfig, ConfigResult } from "../../filter/config";
+import { JsonParser, JKind, JObject, JString, JNumber } from "../../codec/json";
+import { parseEndpoint } from "../../delivery/endpoint";
+import { b } from "../helpers";
 
 function parse(text: string): ConfigResult {
   return parseConfig(b(text));

@@ -1,5 +1,5 @@
-import { decodeHeaderMap, encodeHeaderMap, HeaderMap } from "../runtime/headers";
-import { b, s, bytesOf } from "./helpers";
+import { decodeHeaderMap, encodeHeaderMap, HeaderMap } from "../../runtime/headers";
+import { b, s, bytesOf } from "../helpers";
 
 describe("header map codec", () => {
   it("round-trips pairs, keeping bytes that are not UTF-8", () => {

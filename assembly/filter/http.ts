@@ -6,16 +6,16 @@ import { Action, BufferType, MapType, Status } from "../runtime/abi";
 import { getBufferBytes, getHeaderMap, getProperty, propertyPath, nowNanos, replaceHeader } from "../runtime/host";
 import { learnHost } from "../runtime/hostinfo";
 import { HeaderMap } from "../runtime/headers";
-import { Capture, buildEvent, TRANSACTION_HEADER } from "./event";
-import { BodyCapture } from "./body";
-import { identify } from "./identify";
-import { clientIp } from "./ip";
-import { hostWithoutDefaultPort, isHostValue } from "./uri";
-import { mixEntropy, uuid4, random01 } from "./random";
-import { SampleInput, weightFor } from "./sampling";
-import { utf8, trimmed, digits, parseStatus } from "./bytes";
-import { parseSecondsDotMillis } from "./time";
-import { MoesifRoot } from "./root";
+import { buildEvent, TRANSACTION_HEADER } from "../event/event";
+import { Capture, BodyCapture } from "../event/model";
+import { identify } from "../capture/identify";
+import { clientIp } from "../capture/ip";
+import { hostWithoutDefaultPort, isHostValue } from "../capture/host";
+import { mixEntropy, uuid4, random01 } from "../codec/random";
+import { SampleInput, weightFor } from "../delivery/sampling";
+import { utf8, trimmed, digits, parseStatus } from "../codec/bytes";
+import { parseSecondsDotMillis } from "../codec/time";
+import { CallSettings } from "./settings";
 
 // Kong puts these pseudo-headers first in the request map (ngx_proxy_wasm_maps.c).
 const PSEUDO_METHOD = utf8(":method");
@@ -59,8 +59,8 @@ export class MoesifHttp extends HttpContext {
   private requestHeaderCount: u32 = 0;
   private responseHeaderCount: u32 = 0;
 
-  constructor(id: u32, private root: MoesifRoot) {
-    super(id, root.id);
+  constructor(id: u32, rootId: u32, private settings: CallSettings) {
+    super(id, rootId);
   }
 
   onRequestHeaders(headerCount: u32, endOfStream: bool): u32 {
@@ -69,7 +69,7 @@ export class MoesifHttp extends HttpContext {
     this.requestHeaderCount = headerCount;
     const got = getHeaderMap(MapType.RequestHeaders, headerCount);
     if (got.status == Status.Ok) this.requestHeaders = got.map;
-    if (!this.root.config!.disableTransactionId) {
+    if (!this.settings.config.disableTransactionId) {
       const i = this.requestHeaders.find(TRANSACTION_ID);
       const given = i >= 0 ? trimmed(this.requestHeaders.value(i)) : null;
       if (given !== null && given.length <= 256) {
@@ -86,7 +86,7 @@ export class MoesifHttp extends HttpContext {
   }
 
   onRequestBody(bodySize: u32, endOfStream: bool): u32 {
-    const config = this.root.config!;
+    const config = this.settings.config;
     if (config.disableCaptureRequestBody || bodySize == 0) return Action.Continue;
     let cap = this.requestBody;
     if (cap === null) {
@@ -106,7 +106,7 @@ export class MoesifHttp extends HttpContext {
   }
 
   onResponseHeaders(headerCount: u32, endOfStream: bool): u32 {
-    const config = this.root.config!;
+    const config = this.settings.config;
     const id = this.transactionId;
     if (id !== null) replaceHeader(MapType.ResponseHeaders, TRANSACTION_ID_NAME, id);
     this.responseHeaderCount = headerCount;
@@ -137,7 +137,7 @@ export class MoesifHttp extends HttpContext {
     // A request that a Lua plugin answered before the filter ran never reached on_request_headers.
     if (!this.seenRequest) return;
     learnHost();
-    const root = this.root;
+    const settings = this.settings;
     const nowMs = nowNanos() / 1000000;
     const c = new Capture();
     const req = this.requestHeaders;
@@ -169,7 +169,7 @@ export class MoesifHttp extends HttpContext {
     c.ipAddress = clientIp(req, property(PROP_SOURCE_ADDRESS));
     c.requestBody = this.requestBody;
     c.responseBody = this.responseBody;
-    c.identity = identify(req, this.responseHeaders, root.identity);
+    c.identity = identify(req, this.responseHeaders, settings.identity);
     c.transactionId = this.transactionId;
     c.transactionIdAdded = this.transactionIdAdded;
     c.kong.routeId = property(PROP_ROUTE_ID);
@@ -177,30 +177,31 @@ export class MoesifHttp extends HttpContext {
     c.kong.serviceId = property(PROP_SERVICE_ID);
     c.kong.serviceName = property(PROP_SERVICE_NAME);
 
-    root.stats.captured++;
-    const sampling = root.sender!.sampling;
+    settings.stats.captured++;
+    const sender = settings.sender;
+    const sampling = sender.sampling;
     if (sampling !== null) {
       const rate = sampling.rateFor(sampleInput(c));
       // Kept when rate > random × 100 (Moesif's rule); the event then stands for 100 / rate calls.
       if (!(rate > random01() * 100)) {
-        root.stats.droppedSampled++;
+        settings.stats.droppedSampled++;
         return;
       }
       c.weight = weightFor(rate);
     }
 
-    let event = buildEvent(c, root.eventOptions);
+    let event = buildEvent(c, settings.eventOptions);
     if (event.length > MAX_EVENT_BYTES) {
       // Bodies are what makes an event big: leave them out (the event says so), keep the call.
       if (c.requestBody !== null) c.requestBody!.omit();
       if (c.responseBody !== null) c.responseBody!.omit();
-      event = buildEvent(c, root.eventOptions);
+      event = buildEvent(c, settings.eventOptions);
       if (event.length > MAX_EVENT_BYTES) {
-        root.dropTooLarge(event.length, nowMs);
+        sender.tooLarge(event.length, nowMs);
         return;
       }
     }
-    root.enqueue(event, nowMs);
+    sender.offer(event, nowMs);
   }
 }
 

@@ -1,6 +1,6 @@
-import { gunzip, inflateRaw, zlibInflate, inflateDeflateEncoding, InflateStatus, crc32 } from "../filter/inflate";
-import { VECTORS, BOMB, TEXT_GZIP, BAD_CRC } from "./generated/vectors";
-import { b } from "./helpers";
+import { gunzip, inflateRaw, zlibInflate, inflateDeflateEncoding, InflateStatus, crc32 } from "../../codec/inflate";
+import { VECTORS, BOMB, TEXT_GZIP, BAD_CRC } from "../generated/vectors";
+import { b } from "../helpers";
 
 function toBytes(a: StaticArray<u8>): Uint8Array {
   const out = new Uint8Array(a.length);

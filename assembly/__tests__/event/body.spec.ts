@@ -1,9 +1,10 @@
-import { ByteWriter, decodeUtf8 } from "../filter/bytes";
-import { BodyCapture, BodyOptions, writeBody, isFormType } from "../filter/body";
-import { isFormBody } from "../filter/uri";
-import { MaskSet } from "../filter/jsonscan";
-import { decodeHeaderMap, encodeHeaderMap } from "../runtime/headers";
-import { b, s, bytesOf } from "./helpers";
+import { ByteWriter, decodeUtf8 } from "../../codec/bytes";
+import { BodyOptions, writeBody, isFormType } from "../../event/body";
+import { BodyCapture } from "../../event/model";
+import { isFormBody } from "../../codec/urlencoded";
+import { MaskSet } from "../../codec/jsonscan";
+import { decodeHeaderMap, encodeHeaderMap } from "../../runtime/headers";
+import { b, s, bytesOf } from "../helpers";
 
 function options(masks: Array<string>): BodyOptions {
   const o = new BodyOptions();

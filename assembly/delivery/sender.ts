@@ -4,19 +4,18 @@
 // Transient failures (5xx, 408, 429, timeouts, connection errors) are retried with exponential
 // backoff and jitter, honouring Retry-After, up to max_retries attempts and max_retry_age; other
 // answers drop the batch. Everything the sender holds counts against event_queue_bytes.
-import { Config } from "./config";
+import { Endpoint } from "./endpoint";
 import { EventQueue, joinBatch } from "./queue";
 import { Stats, LogLimiter } from "./stats";
-import { utf8, decimal, trimmed, digits, parseStatus } from "./bytes";
-import { gzip } from "./deflate";
-import { random01 } from "./random";
+import { utf8, decimal, trimmed, digits, parseStatus } from "../codec/bytes";
+import { gzip } from "../codec/deflate";
+import { random01 } from "../codec/random";
 import { Sampling } from "./sampling";
 import { ConfigFetch } from "./configfetch";
 import { encodeHeaderMap } from "../runtime/headers";
 import { Status, MapType, BufferType } from "../runtime/abi";
 import { httpCall, getHeaderValue, getBufferBytes, logWarn, logInfo, logError, statusName, nowNanos } from "../runtime/host";
 import { hostReportsFailedCalls } from "../runtime/hostinfo";
-import { FILTER_NAME, FILTER_VERSION } from "./version";
 
 /** At most this many calls wait for an answer at once. */
 export const MAX_IN_FLIGHT = 4;
@@ -38,6 +37,25 @@ const LOST_CALL_MARGIN_MS: u64 = 1000;
 const LOST_CALL_CAP_MS: u64 = 600000;
 const BACKOFF_BASE_MS: f64 = 1000;
 const BACKOFF_MAX_MS: f64 = 60000;
+
+/** What the sender needs of the configuration, made once per configuration by the root. */
+export class SenderOptions {
+  applicationId: string = "";
+  endpoint: Endpoint = new Endpoint();
+  /** An explicit dispatch target (an Envoy cluster name, a host:port), else the endpoint's host:port. */
+  upstream: string = "";
+  userAgent: string = "";
+  batchSize: i32 = 50;
+  maxCallbackTimeSpent: i32 = 750;
+  /** The timeout given to each dispatch (Kong applies it to each step of the call). */
+  timeoutMs: i32 = 5000;
+  maxRetries: i32 = 6;
+  maxRetryAge: i32 = 600000;
+  /** All the bytes held for delivery (queue, retries, calls in flight) stay under this. */
+  eventQueueBytes: i32 = 4 * 1024 * 1024;
+  enableCompression: bool = false;
+  debug: bool = false;
+}
 
 class Batch {
   attempts: i32 = 0;
@@ -70,18 +88,20 @@ export class Sender {
   private droppedReported: u64 = 0;
   private failLog: LogLimiter = new LogLimiter();
   private dropLog: LogLimiter = new LogLimiter();
+  private queueFullLog: LogLimiter = new LogLimiter();
+  private tooLargeLog: LogLimiter = new LogLimiter();
   sampling: Sampling | null = null;
 
-  constructor(private config: Config, private queue: EventQueue, private stats: Stats) {
-    const ep = config.endpoint;
+  constructor(private opts: SenderOptions, private queue: EventQueue, private stats: Stats) {
+    const ep = opts.endpoint;
     // An explicit upstream (an Envoy cluster name, or a host:port) overrides the endpoint's.
-    this.upstream = String.UTF8.encode(config.upstream.length > 0 ? config.upstream : ep.upstream);
-    this.timeoutMs = <u32>max(config.connectTimeout, config.sendTimeout);
+    this.upstream = String.UTF8.encode(opts.upstream.length > 0 ? opts.upstream : ep.upstream);
+    this.timeoutMs = <u32>opts.timeoutMs;
     const common: Array<Uint8Array> = [utf8(":authority"), utf8(":scheme"), utf8("x-moesif-application-id"), utf8("user-agent")];
-    const commonValues: Array<Uint8Array> = [utf8(ep.authority), utf8(ep.scheme), utf8(config.applicationId), utf8(FILTER_NAME + "/" + FILTER_VERSION)];
+    const commonValues: Array<Uint8Array> = [utf8(ep.authority), utf8(ep.scheme), utf8(opts.applicationId), utf8(opts.userAgent)];
     const keys = [utf8(":method"), utf8(":path"), utf8("content-type")].concat(common);
     const values = [utf8("POST"), utf8(ep.basePath + "/v1/events/batch"), utf8("application/json")].concat(commonValues);
-    if (config.enableCompression) {
+    if (opts.enableCompression) {
       keys.push(utf8("content-encoding"));
       values.push(utf8("gzip"));
     }
@@ -95,12 +115,40 @@ export class Sender {
     return this.queue.bytes + this.retryBytes + this.inFlightBytes;
   }
 
+  /** Takes a finished event into the queue; counts and (rate-limited) reports a full queue. */
+  offer(event: Uint8Array, nowMs: u64): void {
+    if (this.heldBytes + <i64>event.length <= <i64>this.opts.eventQueueBytes && this.queue.push(event)) {
+      if (this.opts.debug) {
+        logInfo("moesif: queued event (" + event.length.toString() + " bytes), " + this.queue.length.toString() + " in queue");
+      }
+      return;
+    }
+    this.stats.droppedQueueFull++;
+    const held = this.queueFullLog.allow(nowMs);
+    if (held >= 0) {
+      logWarn("moesif: event queue full (" + this.queue.length.toString() + " of " + this.queue.maxEvents.toString() +
+        " events, " + this.heldBytes.toString() + " of " + this.opts.eventQueueBytes.toString() +
+        " bytes held); dropping new events (" + this.stats.droppedQueueFull.toString() + " dropped so far" +
+        (held > 0 ? ", " + held.toString() + " similar lines suppressed" : "") + ")");
+    }
+  }
+
+  /** An event too big even without its bodies (huge headers): counted and reported. */
+  tooLarge(size: i32, nowMs: u64): void {
+    this.stats.droppedTooLarge++;
+    const held = this.tooLargeLog.allow(nowMs);
+    if (held >= 0) {
+      logWarn("moesif: dropped an event of " + size.toString() + " bytes even without its bodies (the collector takes 1 MB per event); " +
+        this.stats.droppedTooLarge.toString() + " dropped so far");
+    }
+  }
+
   /** Called on every tick. */
   flush(nowMs: u64): void {
     const startNs = nowNanos();
     this.expireLost(nowMs);
     if (this.appConfig.due(nowMs)) this.fetchConfig(nowMs);
-    const budgetNs = <u64>this.config.maxCallbackTimeSpent * 1000000;
+    const budgetNs = <u64>this.opts.maxCallbackTimeSpent * 1000000;
     while (this.busyCalls(nowMs) < MAX_IN_FLIGHT && this.inFlight.size < MAX_TRACKED) {
       const batch = this.nextBatch(nowMs);
       if (batch === null) break;
@@ -110,13 +158,13 @@ export class Sender {
     this.stats.exportMetrics(this.queue.length);
     // With debug, the counters every minute. Without, every 5 minutes if anything was dropped since
     // (sampling included, which logs nothing per event): no drop goes unreported, none floods the log.
-    const period: u64 = this.config.debug ? 60000 : 300000;
+    const period: u64 = this.opts.debug ? 60000 : 300000;
     if (this.lastStatsMs == 0) this.lastStatsMs = nowMs;
     if (nowMs - this.lastStatsMs >= period) {
       const dropped = this.stats.dropped;
       // Drops are logged at warn: Kong's default log level (notice) hides info lines.
       if (dropped != this.droppedReported) logWarn(this.stats.line(this.queue.length, this.heldBytes));
-      else if (this.config.debug) logInfo(this.stats.line(this.queue.length, this.heldBytes));
+      else if (this.opts.debug) logInfo(this.stats.line(this.queue.length, this.heldBytes));
       this.lastStatsMs = nowMs;
       this.droppedReported = dropped;
     }
@@ -138,11 +186,11 @@ export class Sender {
     // While the collector is being backed off from, new batches wait too.
     if (nowMs < this.pausedUntilMs) return null;
     if (this.queue.length == 0) return null;
-    const events = this.queue.take(this.config.batchSize, MAX_BATCH_BYTES);
+    const events = this.queue.take(this.opts.batchSize, MAX_BATCH_BYTES);
     if (events.length == 0) return null;
     const raw = joinBatch(events);
     const rawBytes = raw.length;
-    const body = this.config.enableCompression ? gzip(raw) : raw;
+    const body = this.opts.enableCompression ? gzip(raw) : raw;
     return new Batch(body, events.length, rawBytes, nowMs);
   }
 
@@ -163,9 +211,9 @@ export class Sender {
     }
     this.inFlight.set(call.token, new InFlight(batch, nowMs));
     this.inFlightBytes += batch.body.length;
-    if (this.config.debug) {
+    if (this.opts.debug) {
       logInfo("moesif: sent a batch of " + batch.events.toString() + " events (" + batch.body.length.toString() + " bytes" +
-        (this.config.enableCompression ? ", " + batch.rawBytes.toString() + " before gzip" : "") + "), call " + call.token.toString() +
+        (this.opts.enableCompression ? ", " + batch.rawBytes.toString() + " before gzip" : "") + "), call " + call.token.toString() +
         (batch.attempts > 0 ? ", attempt " + (batch.attempts + 1).toString() : ""));
     }
     return true;
@@ -201,7 +249,7 @@ export class Sender {
       this.pausedUntilMs = 0;
       const etag = getHeaderValue(MapType.HttpCallResponseHeaders, ETAG_KEY);
       if (etag.status == Status.Ok) this.appConfig.batchTag(String.UTF8.decode(etag.data!.buffer));
-      if (this.config.debug) logInfo("moesif: collector accepted " + batch.events.toString() + " events (" + status.toString() + ")");
+      if (this.opts.debug) logInfo("moesif: collector accepted " + batch.events.toString() + " events (" + status.toString() + ")");
       return;
     }
     if (status == 0 || status == 408 || status == 429 || status >= 500) {
@@ -228,7 +276,7 @@ export class Sender {
     const keeping = this.sampling === null ? "sampling keeps every event" : "the last config stays in force";
     if (status < 200 || status >= 300) {
       fetch.failed(nowMs, random01());
-      if (this.config.debug) {
+      if (this.opts.debug) {
         logInfo("moesif: could not fetch the application config (status " + status.toString() + "); " + keeping +
           "; next try in " + (fetch.retryAtMs - nowMs).toString() + " ms");
       }
@@ -245,14 +293,14 @@ export class Sender {
     fetch.loaded(nowMs, etag.status == Status.Ok ? String.UTF8.decode(etag.data!.buffer) : "", random01());
     for (let i = 0; i < parsed.warnings.length; i++) logWarn("moesif: application config: " + parsed.warnings[i]);
     this.sampling = parsed.keepsAll ? null : parsed;
-    if (this.config.debug) logInfo("moesif: application config loaded (sample_rate " + parsed.sampleRate.toString() + ", etag " + fetch.tag + ")");
+    if (this.opts.debug) logInfo("moesif: application config loaded (sample_rate " + parsed.sampleRate.toString() + ", etag " + fetch.tag + ")");
   }
 
   /** Schedules another attempt, or drops the batch when its attempts or age are used up. */
   private retry(batch: Batch, nowMs: u64, retryAfter: i64, reason: string): void {
     batch.attempts++;
     const age = nowMs - batch.firstMs;
-    if (batch.attempts > this.config.maxRetries || age >= <u64>this.config.maxRetryAge) {
+    if (batch.attempts > this.opts.maxRetries || age >= <u64>this.opts.maxRetryAge) {
       this.stats.droppedRetries += <u64>batch.events;
       const held = this.dropLog.allow(nowMs);
       if (held >= 0) {

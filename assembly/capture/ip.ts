@@ -1,7 +1,7 @@
 // The client's IP address: the first valid address in the headers proxies set (the Lua plugin's
 // list and order), else the peer address. These headers are client-controlled, as in the Lua plugin.
 import { HeaderMap } from "../runtime/headers";
-import { utf8 } from "./bytes";
+import { utf8 } from "../codec/bytes";
 
 const IP_HEADERS: Array<Uint8Array> = [
   utf8("x-client-ip"), utf8("x-forwarded-for"), utf8("cf-connecting-ip"), utf8("fastly-client-ip"),

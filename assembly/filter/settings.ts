@@ -1,0 +1,18 @@
+// What an HTTP context needs of its filter configuration, handed to it by the root: the parsed
+// configuration, what follows from it for events and identities (computed once), the counters,
+// and the sender to give finished events to. The request side never reaches back into the root.
+import { Config } from "./config";
+import { EventOptions } from "../event/event";
+import { IdentityConfig } from "../capture/identify";
+import { Sender } from "../delivery/sender";
+import { Stats } from "../delivery/stats";
+
+export class CallSettings {
+  constructor(
+    public config: Config,
+    public eventOptions: EventOptions,
+    public identity: IdentityConfig,
+    public sender: Sender,
+    public stats: Stats,
+  ) {}
+}
