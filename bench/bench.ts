@@ -69,6 +69,29 @@ async function hostileBodies(n: number): Promise<{ name: string; bytes: number; 
   return rows;
 }
 
+/** The filter's own time with 0, 10 and 100 rules in force, side by side. */
+async function governanceCost(n: number): Promise<{ rules: number; requestPath: number; whole: number }[]> {
+  const s = (await scenarios())[1];
+  const ruleSet = (count: number) => Array.from({ length: count }, (_, i) => ({
+    _id: `r${i}`, type: "regex", block: true,
+    regex_config: [{ conditions: [{ path: "request.route", value: `^/v9/route${i}/` }, { path: "request.headers.x-plan", value: "^free$" }] }],
+    response: { status: 429, body: { error: "quota" } },
+  }));
+  const hosts = [0, 10, 100].map((count) => ({ count, host: benchHost("moesif", BENCH_CONFIG, 201, undefined, undefined, ruleSet(count)).host }));
+  for (const { host } of hosts) {
+    host.tickAll(); // fetches the config and the rules
+    await host.settle();
+    await measure(host, s, Math.min(n, 1000));
+  }
+  const rows = [];
+  for (const { count, host } of hosts) {
+    const c = await measure(host, s, n);
+    rows.push({ rules: count, requestPath: us(c.requestPathWasmNs, n), whole: us(c.requestPathWasmNs + c.deferredWasmNs, n) });
+    host.stop();
+  }
+  return rows;
+}
+
 async function memory(answer: number, requests: number, big = false): Promise<{ at: number[]; final: number }> {
   let clock = Date.UTC(2026, 0, 1);
   const { host } = benchHost("moesif", { application_id: "mem", api_endpoint: BENCH_CONFIG.api_endpoint }, answer, () => clock);
@@ -239,6 +262,16 @@ async function main() {
   out("| body | compressed bytes | own ms per call | ÷ ordinary | linear memory |");
   out("|---|---|---|---|---|");
   for (const r of hostile) out(`| ${r.name} | ${r.bytes} | ${f(r.ownMs)} | ${f(r.ownMs / hostile[0].ownMs)}× | ${mib(r.memory)} MiB |`);
+  out();
+
+  out(`## 7. Governance: the request path with rules in force`);
+  out();
+  out("The JSON POST scenario with 0, 10 and 100 regex rules in force (none matching: every rule is evaluated), the filter's own time on the request path and over the whole call, each against no rules.");
+  out();
+  out("| rules | request path own µs | ÷ no rules | whole call own µs | ÷ no rules |");
+  out("|---|---|---|---|---|");
+  const gov = await governanceCost(QUICK ? 300 : 5000);
+  for (const r of gov) out(`| ${r.rules} | ${f(r.requestPath)} | ${f(r.requestPath / gov[0].requestPath)}× | ${f(r.whole)} | ${f(r.whole / gov[0].whole)}× |`);
   out();
 
   out(`## Targets`);

@@ -107,11 +107,13 @@ export interface PhaseCost {
 }
 
 /** A host for benchmarks: timed host calls, dispatches answered in-process. */
-export function benchHost(name: "moesif" | "noop", config: object, answer = 201, clock?: () => number, bytes?: Buffer): { host: KongWasmHost; batches: Buffer[] } {
+export function benchHost(name: "moesif" | "noop", config: object, answer = 201, clock?: () => number, bytes?: Buffer, rules: unknown[] = []): { host: KongWasmHost; batches: Buffer[] } {
   const batches: Buffer[] = [];
   const host = new KongWasmHost(bytes ?? wasm(name), [{ name, config: JSON.stringify(config) }], {
     autoTick: false, timeHostCalls: true, clientBodyBufferSize: 1024 * 1024, clock,
     dispatchStub: (call) => {
+      const path = call.headers.find(([k]) => k === ":path")?.[1].toString() ?? "";
+      if (path.endsWith("/v1/rules")) return { status: 200, headers: [["x-moesif-rules-tag", Buffer.from("r1")]], body: Buffer.from(JSON.stringify(rules)) };
       if (call.body.length > 0) batches.push(call.body);
       return { status: answer, headers: [["x-moesif-config-etag", Buffer.from("e1")]], body: Buffer.from(call.body.length > 0 ? "{}" : '{"sample_rate":100}') };
     },

@@ -134,22 +134,47 @@ function fromAuthorization(req: HeaderMap, cfg: IdentityConfig): AuthResult {
   return r;
 }
 
-export function identify(req: HeaderMap, res: HeaderMap, cfg: IdentityConfig): Identity {
-  const id = new Identity();
+/** What the request alone says of who made the call (the response may add to it, see finish). */
+export class RequestIdentity {
+  user: Uint8Array | null = null;
+  companyHeader: Uint8Array | null = null;
+  companyClaim: Uint8Array | null = null;
+  sessionToken: Uint8Array | null = null;
+
+  /** The company as far as the request tells: its header, else the token's claim. */
+  get company(): Uint8Array | null {
+    return this.companyHeader !== null ? this.companyHeader : this.companyClaim;
+  }
+}
+
+/** Reads the request's side of the identity: once, in on_request_headers when governance needs it. */
+export function readRequest(req: HeaderMap, cfg: IdentityConfig): RequestIdentity {
+  const r = new RequestIdentity();
   let user = header(req, cfg.userIdHeader);
   for (let i = 0; user === null && i < CONSUMER_HEADERS.length; i++) user = header(req, CONSUMER_HEADERS[i]);
   let auth: AuthResult | null = null;
   if (user === null || cfg.companyIdField.length > 0) auth = fromAuthorization(req, cfg);
   if (user === null && auth !== null) user = auth.userId;
-  if (user === null) user = lastHeader(res, cfg.userIdHeader);
-  id.userId = user;
-
-  let company = header(req, cfg.companyIdHeader);
-  if (company === null) company = lastHeader(res, cfg.companyIdHeader);
-  if (company === null && auth !== null && auth.claims !== null) company = claim(auth.claims!, cfg.companyIdField);
-  id.companyId = company;
-
+  r.user = user;
+  r.companyHeader = header(req, cfg.companyIdHeader);
+  if (auth !== null && auth.claims !== null) r.companyClaim = claim(auth.claims!, cfg.companyIdField);
   const token = header(req, cfg.sessionTokenHeader);
-  id.sessionToken = token !== null && cfg.sessionTokenMasked ? MASKED : token;
+  r.sessionToken = token !== null && cfg.sessionTokenMasked ? MASKED : token;
+  return r;
+}
+
+/** The event's identity: the request's, with the response's headers where the request had none. */
+export function finish(r: RequestIdentity, res: HeaderMap, cfg: IdentityConfig): Identity {
+  const id = new Identity();
+  id.userId = r.user !== null ? r.user : lastHeader(res, cfg.userIdHeader);
+  let company = r.companyHeader;
+  if (company === null) company = lastHeader(res, cfg.companyIdHeader);
+  if (company === null) company = r.companyClaim;
+  id.companyId = company;
+  id.sessionToken = r.sessionToken;
   return id;
+}
+
+export function identify(req: HeaderMap, res: HeaderMap, cfg: IdentityConfig): Identity {
+  return finish(readRequest(req, cfg), res, cfg);
 }

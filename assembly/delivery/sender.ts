@@ -53,6 +53,8 @@ export class SenderOptions {
   maxRetryAge: i32 = 600000;
   /** All the bytes held for delivery (queue, retries, calls in flight) stay under this. */
   eventQueueBytes: i32 = 4 * 1024 * 1024;
+  /** Fetch the governance rules (GET /v1/rules). */
+  fetchRules: bool = false;
   enableCompression: bool = false;
   debug: bool = false;
 }
@@ -63,14 +65,26 @@ class Batch {
   constructor(public body: Uint8Array, public events: i32, public rawBytes: i32, public firstMs: u64) {}
 }
 
+/** A call in flight: a batch, or (batch null) a fetch of the application config or of the rules. */
 class InFlight {
-  constructor(public batch: Batch | null, public sentMs: u64) {}
+  constructor(public batch: Batch | null, public sentMs: u64, public rules: bool = false) {}
+}
+
+/**
+ * Where the application config and the governance rules go once fetched: the filter's root, which
+ * knows what they mean. `rules` answers whether the body was a usable rule set; a body it refuses
+ * keeps the rules in force and is fetched again with backoff.
+ */
+export abstract class AppDataSink {
+  abstract config(body: Uint8Array): void;
+  abstract rules(body: Uint8Array): bool;
 }
 
 const STATUS_KEY = String.UTF8.encode(":status");
 const DISPATCH_STATUS_KEY = String.UTF8.encode(":dispatch_status");
 const RETRY_AFTER_KEY = String.UTF8.encode("retry-after");
 const ETAG_KEY = String.UTF8.encode("x-moesif-config-etag");
+const RULES_TAG_KEY = String.UTF8.encode("x-moesif-rules-tag");
 
 export class Sender {
   private batchHeaders: Uint8Array;
@@ -84,6 +98,12 @@ export class Sender {
   /** No new batch leaves before this time: the collector failed and is being backed off from. */
   private pausedUntilMs: u64 = 0;
   private appConfig: ConfigFetch = new ConfigFetch();
+  // The rules follow the same policy: at start, when an answer names another X-Moesif-Rules-Tag,
+  // every 5 minutes; failures tried again with backoff, the last good rules kept.
+  private rulesFetch: ConfigFetch = new ConfigFetch();
+  private rulesHeaders: Uint8Array;
+  private rulesFailing: bool = false;
+  sink: AppDataSink | null = null;
   private lastStatsMs: u64 = 0;
   private droppedReported: u64 = 0;
   private failLog: LogLimiter = new LogLimiter();
@@ -108,6 +128,8 @@ export class Sender {
     this.batchHeaders = encodeHeaderMap(keys, values);
     this.configHeaders = encodeHeaderMap([utf8(":method"), utf8(":path"), utf8("accept")].concat(common),
       [utf8("GET"), utf8(ep.basePath + "/v1/config"), utf8("application/json")].concat(commonValues));
+    this.rulesHeaders = encodeHeaderMap([utf8(":method"), utf8(":path"), utf8("accept")].concat(common),
+      [utf8("GET"), utf8(ep.basePath + "/v1/rules"), utf8("application/json")].concat(commonValues));
   }
 
   /** Bytes held for delivery: queued events, batches waiting to be retried, batches in flight. */
@@ -148,6 +170,7 @@ export class Sender {
     const startNs = nowNanos();
     this.expireLost(nowMs);
     if (this.appConfig.due(nowMs)) this.fetchConfig(nowMs);
+    if (this.opts.fetchRules && this.rulesFetch.due(nowMs)) this.fetchRules(nowMs);
     const budgetNs = <u64>this.opts.maxCallbackTimeSpent * 1000000;
     while (this.busyCalls(nowMs) < MAX_IN_FLIGHT && this.inFlight.size < MAX_TRACKED) {
       const batch = this.nextBatch(nowMs);
@@ -229,6 +252,42 @@ export class Sender {
     this.inFlight.set(call.token, new InFlight(null, nowMs));
   }
 
+  private fetchRules(nowMs: u64): void {
+    const call = httpCall(this.upstream, this.rulesHeaders, new Uint8Array(0), this.timeoutMs);
+    if (call.status != Status.Ok) {
+      this.rulesFetch.failed(nowMs, random01());
+      return;
+    }
+    this.rulesFetch.sent(call.token);
+    this.inFlight.set(call.token, new InFlight(null, nowMs, true));
+  }
+
+  /** The answer to GET /v1/rules. A failed or unusable one keeps the rules in force (logged once). */
+  private onRules(status: i32, bodySize: u32, nowMs: u64): void {
+    const body = status >= 200 && status < 300 ? getBufferBytes(BufferType.HttpCallResponseBody, 0, bodySize) : null;
+    const sink = this.sink;
+    const ok = body !== null && body.status == Status.Ok && sink !== null && sink!.rules(body.data!);
+    if (!ok) {
+      this.rulesFetch.failed(nowMs, random01());
+      if (!this.rulesFailing) {
+        logWarn("moesif: could not load the governance rules (" + (status == 0 ? "no answer" : "status " + status.toString()) +
+          "); the rules in force stay, tried again with backoff");
+      }
+      this.rulesFailing = true;
+      return;
+    }
+    this.rulesFailing = false;
+    const tag = getHeaderValue(MapType.HttpCallResponseHeaders, RULES_TAG_KEY);
+    this.rulesFetch.loaded(nowMs, tag.status == Status.Ok ? String.UTF8.decode(tag.data!.buffer) : "", random01());
+  }
+
+  /** An answer named the rules' tag: fetch them again if it is not the tag of the rules in force. */
+  private noteRulesTag(): void {
+    if (!this.opts.fetchRules) return;
+    const tag = getHeaderValue(MapType.HttpCallResponseHeaders, RULES_TAG_KEY);
+    if (tag.status == Status.Ok) this.rulesFetch.batchTag(String.UTF8.decode(tag.data!.buffer));
+  }
+
   onResponse(token: u32, bodySize: u32): void {
     if (!this.inFlight.has(token)) return;
     const call = this.inFlight.get(token);
@@ -238,11 +297,13 @@ export class Sender {
     const status = responseStatus();
     const batch = call.batch;
     if (batch === null) {
-      this.onConfig(status, bodySize, nowMs);
+      if (call.rules) this.onRules(status, bodySize, nowMs);
+      else this.onConfig(status, bodySize, nowMs);
       return;
     }
     this.inFlightBytes -= batch.body.length;
     if (status >= 200 && status < 300) {
+      this.noteRulesTag();
       this.stats.sent += <u64>batch.events;
       this.stats.batches++;
       this.stats.bytes += <u64>batch.body.length;
@@ -291,6 +352,9 @@ export class Sender {
     }
     const etag = getHeaderValue(MapType.HttpCallResponseHeaders, ETAG_KEY);
     fetch.loaded(nowMs, etag.status == Status.Ok ? String.UTF8.decode(etag.data!.buffer) : "", random01());
+    const sink = this.sink;
+    if (sink !== null) sink!.config(body.data!);
+    this.noteRulesTag();
     for (let i = 0; i < parsed.warnings.length; i++) logWarn("moesif: application config: " + parsed.warnings[i]);
     this.sampling = parsed.keepsAll ? null : parsed;
     if (this.opts.debug) logInfo("moesif: application config loaded (sample_rate " + parsed.sampleRate.toString() + ", etag " + fetch.tag + ")");
@@ -326,16 +390,19 @@ export class Sender {
   }
 
   /**
-   * Calls that hold one of the MAX_IN_FLIGHT places. Where the host reports failures, every call in
+   * Batch calls that hold one of the MAX_IN_FLIGHT places. Where the host reports failures, every call in
    * flight. Before Kong 3.9 a failed call is never reported and is presumed lost only late (see
    * RESOLVER_TIMEOUT_MS), so a call past its timeout argument gives up its place: delivery goes on
    * while it may still be answered, and its batch stays held, and counted, until then.
    */
   private busyCalls(nowMs: u64): i32 {
-    if (hostReportsFailedCalls()) return this.inFlight.size;
+    const reported = hostReportsFailedCalls();
     const calls = this.inFlight.values();
     let busy = 0;
-    for (let i = 0; i < calls.length; i++) if (nowMs - calls[i].sentMs < <u64>this.timeoutMs) busy++;
+    for (let i = 0; i < calls.length; i++) {
+      // Only batches count: the config and rules fetches (one of each at most) take no batch's place.
+      if (calls[i].batch !== null && (reported || nowMs - calls[i].sentMs < <u64>this.timeoutMs)) busy++;
+    }
     return busy;
   }
 
@@ -351,7 +418,8 @@ export class Sender {
       this.inFlight.delete(tokens[i]);
       const batch = call.batch;
       if (batch === null) {
-        this.appConfig.failed(nowMs, random01());
+        if (call.rules) this.rulesFetch.failed(nowMs, random01());
+        else this.appConfig.failed(nowMs, random01());
         continue;
       }
       this.inFlightBytes -= batch.body.length;

@@ -176,6 +176,11 @@ export function buildEvent(c: Capture, opts: EventOptions): Uint8Array {
   writeOptionalString(w, "session_token", c.identity.sessionToken);
   writeOptionalString(w, "transaction_id", c.transactionId);
   w.bytes(L_DIRECTION).u64(<u64>max(c.weight, 1));
+  const blocked = c.blockedBy;
+  if (blocked !== null) {
+    w.ascii(",\"blocked_by\":");
+    writeJsonText(w, blocked);
+  }
   writeMetadata(w, c.kong, c.requestHeadersNote, requestNote, c.responseHeadersNote, responseNote);
   w.byte(0x7d);
   return w.toBytes();

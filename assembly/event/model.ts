@@ -107,6 +107,8 @@ export class Capture {
   /** Why some headers are missing (Kong hands a filter at most 100 map entries), or null. */
   requestHeadersNote: string | null = null;
   responseHeadersNote: string | null = null;
+  /** The governance rule that blocked the call, or null. */
+  blockedBy: string | null = null;
   /** 1 / sample rate: how many calls this event stands for. */
   weight: i32 = 1;
 }

@@ -32,6 +32,7 @@ export class Config {
   disableCaptureResponseBody: bool = false;
   disableGzipPayloadDecompression: bool = false;
   disableTransactionId: bool = false;
+  disableGovernance: bool = false;
 
   requestHeaderMasks: Array<string> = [];
   responseHeaderMasks: Array<string> = [];
@@ -223,6 +224,7 @@ export function parseConfig(text: Uint8Array): ConfigResult {
   c.disableCaptureResponseBody = r.bool("disable_capture_response_body", c.disableCaptureResponseBody);
   c.disableGzipPayloadDecompression = r.bool("disable_gzip_payload_decompression", c.disableGzipPayloadDecompression);
   c.disableTransactionId = r.bool("disable_transaction_id", c.disableTransactionId);
+  c.disableGovernance = r.bool("disable_governance", c.disableGovernance);
 
   c.requestHeaderMasks = lowerAll(r.maskNames("request_header_masks"));
   c.responseHeaderMasks = lowerAll(r.maskNames("response_header_masks"));

@@ -3,12 +3,14 @@
 // log phase, where the heavy work (decompression, JSON scanning, identification) happens.
 import { HttpContext } from "../runtime/context";
 import { Action, BufferType, MapType, Status } from "../runtime/abi";
-import { getBufferBytes, getHeaderMap, getProperty, propertyPath, nowNanos, replaceHeader } from "../runtime/host";
+import { getBufferBytes, getHeaderMap, getProperty, propertyPath, nowNanos, replaceHeader, sendLocalResponse, logWarn, statusName } from "../runtime/host";
+import { encodeHeaderMap } from "../runtime/headers";
+import { GovernanceInput, Decision, decide } from "../governance/decide";
 import { learnHost } from "../runtime/hostinfo";
 import { HeaderMap } from "../runtime/headers";
 import { buildEvent, TRANSACTION_HEADER } from "../event/event";
-import { Capture, BodyCapture } from "../event/model";
-import { identify } from "../capture/identify";
+import { Capture, BodyCapture, BodyState } from "../event/model";
+import { readRequest, finish, RequestIdentity } from "../capture/identify";
 import { clientIp } from "../capture/ip";
 import { hostWithoutDefaultPort, isHostValue } from "../capture/host";
 import { mixEntropy, uuid4, random01 } from "../codec/random";
@@ -27,6 +29,9 @@ const HOST = utf8("host");
 /** The collector refuses events over 1 MB; stay a little under. */
 const MAX_EVENT_BYTES = 1000000;
 const CONTENT_LENGTH = utf8("content-length");
+const CONTENT_TYPE = utf8("content-type");
+const TRANSFER_ENCODING = utf8("transfer-encoding");
+const JSON_TYPE = utf8("application/json");
 const TRANSACTION_ID = utf8(TRANSACTION_HEADER);
 const TRANSACTION_ID_NAME = String.UTF8.encode(TRANSACTION_HEADER);
 
@@ -58,6 +63,14 @@ export class MoesifHttp extends HttpContext {
   /** Header counts the host gave the callbacks (what the maps would hold but for Kong's limit). */
   private requestHeaderCount: u32 = 0;
   private responseHeaderCount: u32 = 0;
+  /** The request's side of the identity, read once (in on_request_headers when governance needs it). */
+  private requestIdentity: RequestIdentity | null = null;
+  /** Governance waits for the body: a candidate rule tests a body field and the request has one. */
+  private governanceWaits: GovernanceInput | null = null;
+  /** The rule that blocked the call, for the event's blocked_by. */
+  private blockedBy: string | null = null;
+  /** Headers non-blocking rules add to the upstream's response. */
+  private addedHeaders: Decision | null = null;
 
   constructor(id: u32, rootId: u32, private settings: CallSettings) {
     super(id, rootId);
@@ -82,12 +95,94 @@ export class MoesifHttp extends HttpContext {
         this.transactionIdAdded = replaceHeader(MapType.RequestHeaders, TRANSACTION_ID_NAME, id) == Status.Ok;
       }
     }
+    const store = this.settings.governance;
+    // With no rules in force, governance costs this one branch.
+    if (store !== null && !store.ruleSet.empty) {
+      const input = this.governanceInput();
+      if (store.ruleSet.usesBody && hasBody(this.requestHeaders)) this.governanceWaits = input;
+      else this.govern(input);
+    }
     return Action.Continue;
   }
 
+  /** What the rules may look at, as the event will report it. */
+  private governanceInput(): GovernanceInput {
+    const req = this.requestHeaders;
+    const settings = this.settings;
+    const input = new GovernanceInput();
+    input.headers = req;
+    input.verb = headerOr(req, PSEUDO_METHOD, "GET");
+    const path = requestPath(req);
+    const q = path.indexOf(0x3f);
+    input.route = q < 0 ? path : path.subarray(0, q);
+    input.ip = clientIp(req, property(PROP_SOURCE_ADDRESS));
+    const who = readRequest(req, settings.identity);
+    this.requestIdentity = who;
+    const user = who.user;
+    const company = who.company;
+    if (user !== null) input.userId = String.UTF8.decodeUnsafe(user.dataStart, user.length);
+    if (company !== null) input.companyId = String.UTF8.decodeUnsafe(company.dataStart, company.length);
+    const ct = req.find(CONTENT_TYPE);
+    input.graphql = ct >= 0 && startsWithLower(req.value(ct), "application/graphql");
+    return input;
+  }
+
+  /** Applies the rules: answers the request itself when one blocks, else notes headers to add. */
+  private govern(input: GovernanceInput): void {
+    const store = this.settings.governance!;
+    const d = decide(store.ruleSet, store.cohorts, input);
+    if (d === null) return;
+    if (d.blockedBy === null) {
+      if (d.headerNames.length > 0) this.addedHeaders = d;
+      return;
+    }
+    const keys = new Array<Uint8Array>();
+    const values = new Array<Uint8Array>();
+    for (let i = 0; i < d.headerNames.length; i++) {
+      // The blocked response is JSON whatever a rule says.
+      if (d.headerNames[i].toLowerCase() == "content-type") continue;
+      keys.push(utf8(d.headerNames[i]));
+      values.push(utf8(d.headerValues[i]));
+    }
+    keys.push(CONTENT_TYPE);
+    values.push(JSON_TYPE);
+    const id = this.transactionId;
+    if (id !== null) {
+      keys.push(TRANSACTION_ID);
+      values.push(id);
+    }
+    const st = sendLocalResponse(<u32>d.status, encodeHeaderMap(keys, values), d.body);
+    if (st == Status.Ok) this.blockedBy = d.blockedBy;
+    else logWarn("moesif: could not block a call for governance rule " + d.blockedBy! + " (" + statusName(st) + "); it goes on");
+  }
+
   onRequestBody(bodySize: u32, endOfStream: bool): u32 {
+    this.captureRequestBody(bodySize);
+    const waiting = this.governanceWaits;
+    if (waiting !== null) {
+      // Kong calls this once, with the whole body, before the upstream sees the request.
+      this.governanceWaits = null;
+      waiting.body = this.governanceBody(bodySize);
+      this.govern(waiting);
+    }
+    return Action.Continue;
+  }
+
+  /** The body for rules that test it: the captured one, else read for them (up to the request limit). */
+  private governanceBody(bodySize: u32): Uint8Array | null {
+    const cap = this.requestBody;
+    if (cap !== null) {
+      const d = cap.data;
+      return cap.state == BodyState.Captured && d !== null ? d.view() : null;
+    }
+    if (bodySize == 0 || bodySize > <u32>this.settings.config.requestMaxBodySizeLimit) return null;
+    const got = getBufferBytes(BufferType.RequestBody, 0, bodySize);
+    return got.status == Status.Ok ? got.data : null;
+  }
+
+  private captureRequestBody(bodySize: u32): void {
     const config = this.settings.config;
-    if (config.disableCaptureRequestBody || bodySize == 0) return Action.Continue;
+    if (config.disableCaptureRequestBody || bodySize == 0) return;
     let cap = this.requestBody;
     if (cap === null) {
       cap = new BodyCapture(config.requestMaxBodySizeLimit);
@@ -96,19 +191,24 @@ export class MoesifHttp extends HttpContext {
     // Kong hands the request body over whole, so its size is known.
     if (bodySize > <u32>cap.limit) {
       cap.tooLarge(bodySize, true);
-      return Action.Continue;
+      return;
     }
-    if (!cap.accepts(bodySize)) return Action.Continue;
+    if (!cap.accepts(bodySize)) return;
     const got = getBufferBytes(BufferType.RequestBody, 0, bodySize);
     if (got.status == Status.Ok) cap.add(got.data!);
     else if (got.status == Status.NotFound) cap.unreadable(bodySize);
-    return Action.Continue;
   }
 
   onResponseHeaders(headerCount: u32, endOfStream: bool): u32 {
     const config = this.settings.config;
     const id = this.transactionId;
     if (id !== null) replaceHeader(MapType.ResponseHeaders, TRANSACTION_ID_NAME, id);
+    const added = this.addedHeaders;
+    if (added !== null) {
+      for (let i = 0; i < added.headerNames.length; i++) {
+        replaceHeader(MapType.ResponseHeaders, String.UTF8.encode(added.headerNames[i]), utf8(added.headerValues[i]));
+      }
+    }
     this.responseHeaderCount = headerCount;
     const got = getHeaderMap(MapType.ResponseHeaders, headerCount);
     if (got.status == Status.Ok) this.responseHeaders = got.map;
@@ -152,8 +252,7 @@ export class MoesifHttp extends HttpContext {
     if (i >= 0 && !isHostValue(req.value(i))) i = -1;
     if (i < 0) i = req.find(PSEUDO_AUTHORITY);
     c.host = i >= 0 ? hostWithoutDefaultPort(req.value(i), c.scheme.length == 5) : utf8("localhost");
-    const path = property(PROP_REQUEST_PATH);
-    c.path = path !== null ? path : headerOr(req, PSEUDO_PATH, "/");
+    c.path = requestPath(req);
 
     const started = property(PROP_REQUEST_TIME);
     c.requestMs = started !== null ? parseSecondsDotMillis(started) : 0;
@@ -169,7 +268,9 @@ export class MoesifHttp extends HttpContext {
     c.ipAddress = clientIp(req, property(PROP_SOURCE_ADDRESS));
     c.requestBody = this.requestBody;
     c.responseBody = this.responseBody;
-    c.identity = identify(req, this.responseHeaders, settings.identity);
+    const who = this.requestIdentity;
+    c.identity = finish(who !== null ? who : readRequest(req, settings.identity), this.responseHeaders, settings.identity);
+    c.blockedBy = this.blockedBy;
     c.transactionId = this.transactionId;
     c.transactionIdAdded = this.transactionIdAdded;
     c.kong.routeId = property(PROP_ROUTE_ID);
@@ -228,6 +329,30 @@ function truncationNote(map: HeaderMap, given: u32): string | null {
   for (let i = 0; i < map.count; i++) if (map.keyLength(i) > 0 && map.data[map.keyStart(i)] != 0x3a) held++;
   if (map.count == 0 || given <= held) return null;
   return "truncated: " + held.toString() + " of " + given.toString() + " headers (Kong hands a filter at most 100, its own pseudo-headers included)";
+}
+
+/** The path and query exactly as the client sent them ($request_uri), else Kong's normalised :path. */
+function requestPath(req: HeaderMap): Uint8Array {
+  const path = property(PROP_REQUEST_PATH);
+  return path !== null ? path : headerOr(req, PSEUDO_PATH, "/");
+}
+
+/** Whether the request has a body Kong will hand over (a length above 0, or chunked). */
+function hasBody(req: HeaderMap): bool {
+  const cl = req.find(CONTENT_LENGTH);
+  if (cl >= 0) return parseLength(req.value(cl)) > 0;
+  return req.find(TRANSFER_ENCODING) >= 0;
+}
+
+function startsWithLower(v: Uint8Array, lower: string): bool {
+  const t = trimmed(v);
+  if (t === null || t.length < lower.length) return false;
+  for (let i = 0; i < lower.length; i++) {
+    let c = <u32>t[i];
+    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+    if (c != <u32>lower.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 function headerOr(map: HeaderMap, name: Uint8Array, fallback: string): Uint8Array {

@@ -14,6 +14,7 @@ import { MaskSet } from "../codec/jsonscan";
 import { utf8 } from "../codec/bytes";
 import { MoesifHttp } from "./http";
 import { CallSettings } from "./settings";
+import { RuleStore } from "./rulestore";
 import { FILTER_NAME, FILTER_VERSION } from "./version";
 
 export class MoesifRoot extends RootContext {
@@ -42,7 +43,9 @@ export class MoesifRoot extends RootContext {
     }
     const sender = new Sender(senderOptionsFor(config), new EventQueue(config.eventQueueSize), this.stats);
     this.sender = sender;
-    this.settings = new CallSettings(config, eventOptionsFor(config), identityFor(config), sender, this.stats);
+    const governance: RuleStore | null = config.disableGovernance ? null : new RuleStore();
+    sender.sink = governance;
+    this.settings = new CallSettings(config, eventOptionsFor(config), identityFor(config), sender, this.stats, governance);
     // Kong traps on a second non-zero tick period for the same root.
     if (!this.tickSet) {
       const st = setTickPeriod(<u32>config.batchMaxWait);
@@ -89,6 +92,7 @@ export function senderOptionsFor(config: Config): SenderOptions {
   o.eventQueueBytes = config.eventQueueBytes;
   o.enableCompression = config.enableCompression;
   o.debug = config.debug;
+  o.fetchRules = !config.disableGovernance;
   return o;
 }
 

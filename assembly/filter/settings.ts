@@ -6,6 +6,7 @@ import { EventOptions } from "../event/event";
 import { IdentityConfig } from "../capture/identify";
 import { Sender } from "../delivery/sender";
 import { Stats } from "../delivery/stats";
+import { RuleStore } from "./rulestore";
 
 export class CallSettings {
   constructor(
@@ -14,5 +15,7 @@ export class CallSettings {
     public identity: IdentityConfig,
     public sender: Sender,
     public stats: Stats,
+    /** Governance's rules and cohorts; null with disable_governance. */
+    public governance: RuleStore | null,
   ) {}
 }

@@ -11,6 +11,7 @@ import {
   proxy_replace_header_map_value,
   proxy_get_property,
   proxy_http_call,
+  proxy_send_local_response,
   proxy_define_metric,
   proxy_increment_metric,
   proxy_record_metric,
@@ -212,6 +213,14 @@ export function httpCall(upstream: ArrayBuffer, headers: Uint8Array, body: Uint8
     timeoutMs, RET_LEN,
   );
   return new HttpCallResult(status, load<u32>(RET_LEN));
+}
+
+/**
+ * Answers the request from the filter (Kong: from on_request_headers or on_request_body, before the
+ * upstream is called); `headers` is a serialised header map.
+ */
+export function sendLocalResponse(status: u32, headers: Uint8Array, body: Uint8Array): u32 {
+  return proxy_send_local_response(status, 0, 0, body.dataStart, body.length, headers.dataStart, headers.length, <u32>-1);
 }
 
 export function statusName(status: u32): string {

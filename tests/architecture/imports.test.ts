@@ -16,7 +16,8 @@ const ALLOWED: Record<string, string[]> = {
   delivery: ["codec", "runtime"],
   event: ["codec", "runtime"],
   capture: ["event", "codec", "runtime"],
-  filter: ["capture", "event", "delivery", "codec", "runtime"],
+  governance: ["codec", "runtime"],
+  filter: ["capture", "event", "delivery", "governance", "codec", "runtime"],
 };
 
 function sources(dir: string): string[] {

@@ -78,6 +78,13 @@ export class Collector {
   configStatus: number | null = null;
   /** Whether GET /v1/config answers carry the ETag (batch answers always do, when there is one). */
   configAnswerTagged = true;
+  /** The governance rules GET /v1/rules serves (a JSON value: an array, or anything to test with). */
+  rules: unknown = [];
+  /** X-Moesif-Rules-Tag on rules, config and batch answers; null sends none. */
+  rulesTag: string | null = "rules-1";
+  /** Answer GET /v1/rules with this status while set. */
+  rulesStatus: number | null = null;
+  rulesRequests = 0;
   appConfig: Record<string, unknown>;
   private faults: Fault[] = [];
   private standingFault: Fault | null = null;
@@ -161,7 +168,12 @@ export class Collector {
       if (req.method === "GET" && url.pathname === "/v1/config") {
         this.configRequests++;
         if (this.configStatus !== null) return this.reply(res, this.configStatus, { message: "fault injected" });
-        return this.reply(res, 200, this.appConfig, this.configAnswerTagged ? this.etagHeader() : {});
+        return this.reply(res, 200, this.appConfig, this.configAnswerTagged ? this.etagHeader() : this.rulesTagHeader());
+      }
+      if (req.method === "GET" && url.pathname === "/v1/rules") {
+        this.rulesRequests++;
+        if (this.rulesStatus !== null) return this.reply(res, this.rulesStatus, { message: "fault injected" });
+        return this.reply(res, 200, this.rules, this.rulesTagHeader());
       }
       if (req.method === "POST" && url.pathname === "/v1/events/batch") return this.batch(req, res, Buffer.concat(chunks), true);
       if (req.method === "POST" && url.pathname === "/v1/events") return this.batch(req, res, Buffer.concat(chunks), false);
@@ -240,6 +252,10 @@ export class Collector {
   }
 
   private etagHeader(): Record<string, string> {
-    return this.configEtag === null ? {} : { "x-moesif-config-etag": this.configEtag };
+    return { ...(this.configEtag === null ? {} : { "x-moesif-config-etag": this.configEtag }), ...this.rulesTagHeader() };
+  }
+
+  private rulesTagHeader(): Record<string, string> {
+    return this.rulesTag === null ? {} : { "x-moesif-rules-tag": this.rulesTag };
   }
 }

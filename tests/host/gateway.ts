@@ -146,8 +146,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     req.on("end", () => {
       const body = Buffer.concat(chunks);
       try {
-        // Kong calls on_request_body only when the request has a body.
-        if (body.length > 0) {
+        // Kong calls on_request_body only when the request has a body, and not once the filter
+        // answered the request itself (from on_request_headers): then the body is discarded.
+        if (body.length > 0 && !stream.local) {
           state.requestBody = body;
           stream.requestBody();
         }
@@ -155,8 +156,19 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         if (trapped(e)) return;
         throw e;
       }
+      // The filter answered the request itself: the upstream is never called.
+      if (stream.local) return respondLocally();
       proxy(body);
     });
+
+    const respondLocally = () => {
+      const body = stream.prepareLocalResponse();
+      if (!runResponseHeaders(stream)) return;
+      writeHead();
+      if (body.length > 0 && !runBody(body)) return;
+      if (!runBody(null)) return;
+      res.end();
+    };
 
     const proxy = (body: Buffer) => {
       const headers = state.requestHeaders

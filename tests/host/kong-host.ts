@@ -514,6 +514,20 @@ export class KongWasmHost {
       stream.state.ngxVars = { ...stream.state.ngxVars, [path.slice(4)]: this.read(vp, vl).toString("utf8") };
       return Status.Ok;
     };
+    // ngx_proxy_wasm_hfuncs_send_local_response (ngx_proxy_wasm_host.c) and
+    // ngx_http_wasm_stash_local_response (src/http/ngx_http_wasm_local_response.c): the response is
+    // stashed and the request finalised with it, the upstream never called; a status outside
+    // 100–999 is BadArgument; a second one traps; nginx appends a line feed to a non-empty body.
+    env.proxy_send_local_response = (status: number, _rp: number, _rl: number, bp: number, bl: number, hp: number, hl: number) => {
+      const stream = this.requireStream("local response");
+      const pairs = deserializeMap(this.read(hp, hl));
+      if (pairs === null) return Status.InternalFailure;
+      if (stream.state.responseStarted) throw new HostTrap("response already sent");
+      if (stream.local) throw new HostTrap("local response already stashed");
+      if (status < 100 || status > 999) return Status.BadArgument;
+      stream.local = { status, headers: pairs, body: this.read(bp, bl) };
+      return Status.Ok;
+    };
     env.proxy_continue_stream = () => Status.Ok;
     env.proxy_continue_request = () => Status.Ok;
     const dispatch = (up: number, upl: number, hp: number, hl: number, bp: number, bl: number, tp: number, tl: number, timeout: number, tokenPtr: number) =>
@@ -1055,6 +1069,8 @@ function parseUpstream(upstream: string): { host: string; port?: number } | null
 /** The HTTP contexts of one request, one per filter of the chain, driven phase by phase. */
 export class HttpStream {
   private done = false;
+  /** A response the filter stashed with proxy_send_local_response: Kong answers with it, the upstream is not called. */
+  local: { status: number; headers: Pair[]; body: Buffer } | null = null;
   /** Set when a filter trapped: Kong skips the rest of the request's filter phases. */
   trapped: FilterTrapped | null = null;
 
@@ -1116,12 +1132,34 @@ export class HttpStream {
    */
   runAll(responseChunks: Buffer[]): void {
     this.requestHeaders();
-    if (this.state.requestBody && this.state.requestBody.length > 0) this.requestBody();
+    if (!this.local && this.state.requestBody && this.state.requestBody.length > 0) this.requestBody();
+    if (this.local) {
+      const local = this.prepareLocalResponse();
+      this.responseHeaders();
+      this.state.headersSent = true;
+      if (local.length > 0) this.responseBody(local, false);
+      this.responseBody(null, true);
+      this.finish();
+      return;
+    }
     this.responseHeaders();
     this.state.headersSent = true;
     for (const chunk of responseChunks) this.responseBody(chunk, false);
     this.responseBody(null, true);
     this.finish();
+  }
+
+  /**
+   * Turns the stashed local response into the response state, as ngx_http_wasm_flush_local_response
+   * does: its status and headers, Content-Length (the body plus nginx's line feed). Returns the body
+   * to send.
+   */
+  prepareLocalResponse(): Buffer {
+    const local = this.local!;
+    const body = local.body.length > 0 ? Buffer.concat([local.body, Buffer.from("\n")]) : Buffer.alloc(0);
+    this.state.status = local.status;
+    this.state.responseHeaders = [...local.headers.filter(([k]) => k.toLowerCase() !== "content-length"), ["Content-Length", Buffer.from(String(body.length))]];
+    return body;
   }
 
   /** The log phase: on_done, then on_log, then on_delete (NWM's order). */
