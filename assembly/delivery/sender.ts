@@ -169,8 +169,8 @@ export class Sender {
   flush(nowMs: u64): void {
     const startNs = nowNanos();
     this.expireLost(nowMs);
-    if (this.appConfig.due(nowMs)) this.fetchConfig(nowMs);
-    if (this.opts.fetchRules && this.rulesFetch.due(nowMs)) this.fetchRules(nowMs);
+    if (this.appConfig.due(nowMs)) this.fetch(this.appConfig, this.configHeaders, false, nowMs);
+    if (this.opts.fetchRules && this.rulesFetch.due(nowMs)) this.fetch(this.rulesFetch, this.rulesHeaders, true, nowMs);
     const budgetNs = <u64>this.opts.maxCallbackTimeSpent * 1000000;
     while (this.busyCalls(nowMs) < MAX_IN_FLIGHT && this.inFlight.size < MAX_TRACKED) {
       const batch = this.nextBatch(nowMs);
@@ -242,24 +242,15 @@ export class Sender {
     return true;
   }
 
-  private fetchConfig(nowMs: u64): void {
-    const call = httpCall(this.upstream, this.configHeaders, new Uint8Array(0), this.timeoutMs);
+  /** GET /v1/config or /v1/rules; `state` learns whether it left. */
+  private fetch(state: ConfigFetch, headers: Uint8Array, rules: bool, nowMs: u64): void {
+    const call = httpCall(this.upstream, headers, new Uint8Array(0), this.timeoutMs);
     if (call.status != Status.Ok) {
-      this.appConfig.failed(nowMs, random01());
+      state.failed(nowMs, random01());
       return;
     }
-    this.appConfig.sent(call.token);
-    this.inFlight.set(call.token, new InFlight(null, nowMs));
-  }
-
-  private fetchRules(nowMs: u64): void {
-    const call = httpCall(this.upstream, this.rulesHeaders, new Uint8Array(0), this.timeoutMs);
-    if (call.status != Status.Ok) {
-      this.rulesFetch.failed(nowMs, random01());
-      return;
-    }
-    this.rulesFetch.sent(call.token);
-    this.inFlight.set(call.token, new InFlight(null, nowMs, true));
+    state.sent(call.token);
+    this.inFlight.set(call.token, new InFlight(null, nowMs, rules));
   }
 
   /** The answer to GET /v1/rules. A failed or unusable one keeps the rules in force (logged once). */
@@ -353,7 +344,7 @@ export class Sender {
     const etag = getHeaderValue(MapType.HttpCallResponseHeaders, ETAG_KEY);
     fetch.loaded(nowMs, etag.status == Status.Ok ? String.UTF8.decode(etag.data!.buffer) : "", random01());
     const sink = this.sink;
-    if (sink !== null) sink!.config(body.data!);
+    if (sink !== null) sink.config(body.data!);
     this.noteRulesTag();
     for (let i = 0; i < parsed.warnings.length; i++) logWarn("moesif: application config: " + parsed.warnings[i]);
     this.sampling = parsed.keepsAll ? null : parsed;

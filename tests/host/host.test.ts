@@ -42,6 +42,18 @@ function probeLines(host: KongWasmHost): string[] {
   return host.logs.filter((l: LogLine) => l.source === "filter" && l.message.startsWith("probe: ")).map((l) => l.message.slice(7));
 }
 
+/** One GET / through the gateway, with the probe filter doing `command` on a Kong version; closes everything. */
+async function probeCall(command: string, kongVersion: string, upstream: (res: http.ServerResponse) => void = (res) => res.end("ok")): Promise<{ host: KongWasmHost; status: number }> {
+  const host = probe(command, { kongVersion });
+  const up = await startUpstream((_req, _body, res) => upstream(res));
+  const gw = await startGateway({ host, upstream: up.url });
+  const r = await fetch(gw.url + "/");
+  await r.text();
+  await gw.close();
+  await up.close();
+  return { host, status: r.status };
+}
+
 async function until(cond: () => boolean, ms = 3000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
@@ -150,14 +162,8 @@ describe("ticks", () => {
 
   test("a tick period set from an HTTP context traps from Kong 3.6, is ignored before", async () => {
     for (const [kongVersion, status] of [["3.9.1", 500], ["3.6.1", 500], ["3.4.2", 200]] as const) {
-      const host = probe("tick-from-http", { kongVersion });
-      const up = await startUpstream((_req, _body, res) => res.end("ok"));
-      const gw = await startGateway({ host, upstream: up.url });
-      const r = await fetch(gw.url + "/");
-      await r.text();
-      await gw.close();
-      await up.close();
-      assert.equal(r.status, status, kongVersion);
+      const { host, status: got } = await probeCall("tick-from-http", kongVersion);
+      assert.equal(got, status, kongVersion);
       assert.equal(host.tickPeriod(host.rootIds[0]), 0);
       if (status === 500) assert.match(host.traps[0].message, /can only set tick_period in root context/);
       else assert.ok(probeLines(host).includes("tick from http Ok"));
@@ -310,14 +316,8 @@ describe("phases and bodies through the gateway", () => {
 
   test("a body read outside its step traps from Kong 3.6 (NotFound before)", async () => {
     for (const [kongVersion, status] of [["3.9.1", 500], ["3.4.2", 200]] as const) {
-      const host = probe("early-response-body", { kongVersion });
-      const up = await startUpstream((_req, _body, res) => res.end("ok"));
-      const gw = await startGateway({ host, upstream: up.url });
-      const r = await fetch(gw.url + "/");
-      await r.text();
-      await gw.close();
-      await up.close();
-      assert.equal(r.status, status, kongVersion);
+      const { host, status: got } = await probeCall("early-response-body", kongVersion);
+      assert.equal(got, status, kongVersion);
       if (status === 500) assert.match(host.traps[0].message, /can only get response body during "on_response_body"/);
       else assert.ok(probeLines(host).includes("response body in request_headers NotFound"));
     }
