@@ -99,8 +99,17 @@ export class MoesifHttp extends HttpContext {
     // With no rules in force, governance costs this one branch.
     if (store !== null && !store.ruleSet.empty) {
       const input = this.governanceInput();
-      if (store.ruleSet.usesBody && hasBody(this.requestHeaders)) this.governanceWaits = input;
-      else this.govern(input);
+      const req = this.requestHeaders;
+      if (!store.ruleSet.usesBody || !hasBody(req)) {
+        this.govern(input, true);
+      } else if (req.find(CONTENT_LENGTH) >= 0) {
+        // A body is coming: Kong hands it to on_request_body before the upstream sees the call.
+        this.governanceWaits = input;
+      } else {
+        // Chunked: an empty body never reaches on_request_body (NWM skips it), so what can block
+        // without the body blocks now; the body's rules get their say if it comes.
+        if (!this.govern(input, false)) this.governanceWaits = input;
+      }
     }
     return Action.Continue;
   }
@@ -127,14 +136,17 @@ export class MoesifHttp extends HttpContext {
     return input;
   }
 
-  /** Applies the rules: answers the request itself when one blocks, else notes headers to add. */
-  private govern(input: GovernanceInput): void {
+  /**
+   * Applies the rules: answers the request itself when one blocks, else (when `final`) notes the
+   * headers to add to the response. Returns whether the call was blocked.
+   */
+  private govern(input: GovernanceInput, final: bool): bool {
     const store = this.settings.governance!;
     const d = decide(store.ruleSet, store.cohorts, input);
-    if (d === null) return;
+    if (d === null) return false;
     if (d.blockedBy === null) {
-      if (d.headerNames.length > 0) this.addedHeaders = d;
-      return;
+      if (final && d.headerNames.length > 0) this.addedHeaders = d;
+      return false;
     }
     const keys = new Array<Uint8Array>();
     const values = new Array<Uint8Array>();
@@ -152,8 +164,12 @@ export class MoesifHttp extends HttpContext {
       values.push(id);
     }
     const st = sendLocalResponse(<u32>d.status, encodeHeaderMap(keys, values), d.body);
-    if (st == Status.Ok) this.blockedBy = d.blockedBy;
-    else logWarn("moesif: could not block a call for governance rule " + d.blockedBy! + " (" + statusName(st) + "); it goes on");
+    if (st == Status.Ok) {
+      this.blockedBy = d.blockedBy;
+      return true;
+    }
+    logWarn("moesif: could not block a call for governance rule " + d.blockedBy! + " (" + statusName(st) + "); it goes on");
+    return false;
   }
 
   onRequestBody(bodySize: u32, endOfStream: bool): u32 {
@@ -163,7 +179,7 @@ export class MoesifHttp extends HttpContext {
       // Kong calls this once, with the whole body, before the upstream sees the request.
       this.governanceWaits = null;
       waiting.body = this.governanceBody(bodySize);
-      this.govern(waiting);
+      this.govern(waiting, true);
     }
     return Action.Continue;
   }
@@ -203,6 +219,14 @@ export class MoesifHttp extends HttpContext {
     const config = this.settings.config;
     const id = this.transactionId;
     if (id !== null) replaceHeader(MapType.ResponseHeaders, TRANSACTION_ID_NAME, id);
+    const waiting = this.governanceWaits;
+    if (waiting !== null) {
+      // No body came after all: too late to block; the non-blocking rules still add their headers.
+      this.governanceWaits = null;
+      const store = this.settings.governance!;
+      const d = decide(store.ruleSet, store.cohorts, waiting);
+      if (d !== null && d.blockedBy === null && d.headerNames.length > 0) this.addedHeaders = d;
+    }
     const added = this.addedHeaders;
     if (added !== null) {
       for (let i = 0; i < added.headerNames.length; i++) {

@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import { Ajv } from "ajv";
 import addFormats from "ajv-formats";
 
-const ajv = new Ajv({ allErrors: true });
+const ajv = new Ajv({ allErrors: true, allowUnionTypes: true });
 (addFormats as unknown as (a: Ajv) => void)(ajv);
 const schema = (file: string) => ajv.compile(JSON.parse(readFileSync(new URL(file, import.meta.url), "utf8")));
 const validateMoesif = schema("./moesif-event.schema.json");

@@ -234,6 +234,27 @@ describe("governance corpus", () => {
   }
 });
 
+describe("chunked request bodies", () => {
+  const rules = [
+    regex("body", [[["request.body.plan", "^free$"]]], { status: 402, body: { by: "body" } }),
+    regex("route", [[["request.route", "^/closed"]]], { status: 403, body: { by: "route" } }),
+  ];
+
+  test("an empty chunked body (which Kong never hands to on_request_body) cannot dodge the other rules", async () => {
+    h = await setup({ rules });
+    const r = await send(h.gateway.url, { method: "POST", path: "/closed", headers: [["Transfer-Encoding", "chunked"]], body: "" });
+    assert.equal(r.status, 403);
+    assert.equal(h.upstreamSeen.length, 0);
+  });
+
+  test("a chunked body still meets the rules that test it", async () => {
+    h = await setup({ rules });
+    const r = await send(h.gateway.url, { method: "POST", path: "/open", headers: [["Transfer-Encoding", "chunked"], ["Content-Type", "application/json"]], body: '{"plan":"free"}' });
+    assert.equal(r.status, 402);
+    assert.equal(h.upstreamSeen.length, 0);
+  });
+});
+
 describe("rule fetch faults", () => {
   const blockAll = [regex("all", [[["request.route", "^/blocked"]]], { status: 403, body: { blocked: true } })];
 
