@@ -1,0 +1,39 @@
+// The compile and optimise steps of `npm run build`, shared with the size profile (bench/size.ts) so
+// that the profile measures exactly what the build ships.
+import { readFileSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+import asc from "assemblyscript/asc";
+import binaryen from "binaryen";
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+export async function compile(entry, outFile, extra = []) {
+  const { error, stderr } = await asc.main(
+    [entry, "--config", join(root, "asconfig.json"), "--target", "release", "--outFile", outFile, ...extra],
+    { stdout: process.stdout, stderr: process.stderr },
+  );
+  if (error) {
+    console.error(stderr.toString());
+    throw new Error(`asc failed for ${entry}: ${error.message}`);
+  }
+}
+
+/** wasm-opt over rawFile into outFile; keepNames leaves the name section (for the size profile only). */
+export function optimise(rawFile, outFile, keepNames = false) {
+  const mod = binaryen.readBinary(readFileSync(rawFile));
+  // AssemblyScript 0.27 emits bulk-memory, sign-extension and non-trapping conversions.
+  mod.setFeatures(binaryen.Features.MVP | binaryen.Features.BulkMemory | binaryen.Features.SignExt |
+    binaryen.Features.NontrappingFPToInt | binaryen.Features.MutableGlobals | binaryen.Features.BulkMemoryOpt);
+  binaryen.setOptimizeLevel(3);
+  binaryen.setShrinkLevel(2);
+  binaryen.setLowMemoryUnused(true);
+  binaryen.setDebugInfo(keepNames);
+  mod.optimize();
+  if (!mod.validate()) throw new Error(`wasm-opt output for ${rawFile} does not validate`);
+  const out = mod.emitBinary();
+  mod.dispose();
+  binaryen.setDebugInfo(false);
+  writeFileSync(outFile, out);
+  return out.length;
+}
