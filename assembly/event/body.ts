@@ -2,7 +2,7 @@
 // then encoded once in the log phase — decompressed if gzip'd, masked JSON if JSON, else base64.
 // A body that cannot be captured whole is left out, and the event says why.
 import { ByteWriter } from "../codec/bytes";
-import { HeaderMap } from "../runtime/headers";
+import { HeaderMap, equalsLowered } from "../runtime/headers";
 import { MaskSet, scanJson } from "../codec/jsonscan";
 import { writeBase64 } from "../codec/base64";
 import { InflateStatus, gunzip, inflateDeflateEncoding } from "../codec/inflate";
@@ -24,13 +24,25 @@ export class BodyOptions {
 const CONTENT_TYPE = utf8("content-type");
 const CONTENT_ENCODING = utf8("content-encoding");
 
-/** application/json, text/json and any +json type, with or without parameters, any case. */
-export function isJsonType(v: Uint8Array): bool {
+/** Where a Content-Type's media type ends: before its parameters and the blanks ahead of them. */
+function mediaTypeEnd(v: Uint8Array): i32 {
   let e = v.indexOf(0x3b);
   if (e < 0) e = v.length;
   while (e > 0 && (v[e - 1] == 0x20 || v[e - 1] == 0x09)) e--;
+  return e;
+}
+
+/** Where it starts: after leading blanks. Bounds, not a view, so that the type checks allocate nothing. */
+function mediaTypeStart(v: Uint8Array, end: i32): i32 {
   let s = 0;
-  while (s < e && (v[s] == 0x20 || v[s] == 0x09)) s++;
+  while (s < end && (v[s] == 0x20 || v[s] == 0x09)) s++;
+  return s;
+}
+
+/** application/json, text/json and any +json type, with or without parameters, any case. */
+export function isJsonType(v: Uint8Array): bool {
+  const e = mediaTypeEnd(v);
+  const s = mediaTypeStart(v, e);
   const slash = v.subarray(s, e).indexOf(0x2f);
   if (slash < 0) return false;
   const sub = s + slash + 1;
@@ -141,19 +153,9 @@ function hasBom(b: Uint8Array): bool {
 /** application/x-www-form-urlencoded, with or without parameters, any case. */
 export function isFormType(v: Uint8Array): bool {
   // Compared in place, without a string: this runs for every body with a content type.
-  let e = v.indexOf(0x3b);
-  if (e < 0) e = v.length;
-  while (e > 0 && (v[e - 1] == 0x20 || v[e - 1] == 0x09)) e--;
-  let s = 0;
-  while (s < e && (v[s] == 0x20 || v[s] == 0x09)) s++;
-  const want = FORM_TYPE;
-  if (e - s != want.length) return false;
-  for (let i = 0; i < want.length; i++) {
-    let c = <u32>v[s + i];
-    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
-    if (c != <u32>want[i]) return false;
-  }
-  return true;
+  const e = mediaTypeEnd(v);
+  const s = mediaTypeStart(v, e);
+  return e - s == FORM_TYPE.length && equalsLowered(v, <u32>s, FORM_TYPE);
 }
 
 const FORM_TYPE = utf8("application/x-www-form-urlencoded");

@@ -4,10 +4,9 @@
 import { HttpContext } from "../runtime/context";
 import { Action, BufferType, MapType, Status } from "../runtime/abi";
 import { getBufferBytes, getHeaderMap, getProperty, propertyPath, nowNanos, replaceHeader, sendLocalResponse, logWarn, statusName } from "../runtime/host";
-import { encodeHeaderMap } from "../runtime/headers";
 import { GovernanceInput, Decision, decide } from "../governance/decide";
 import { learnHost } from "../runtime/hostinfo";
-import { HeaderMap } from "../runtime/headers";
+import { HeaderMap, encodeHeaderMap, equalsLowered } from "../runtime/headers";
 import { buildEvent, TRANSACTION_HEADER } from "../event/event";
 import { Capture, BodyCapture, BodyState } from "../event/model";
 import { readRequest, finish, RequestIdentity } from "../capture/identify";
@@ -32,6 +31,7 @@ const CONTENT_LENGTH = utf8("content-length");
 const CONTENT_TYPE = utf8("content-type");
 const TRANSFER_ENCODING = utf8("transfer-encoding");
 const JSON_TYPE = utf8("application/json");
+const GRAPHQL_TYPE = utf8("application/graphql");
 const TRANSACTION_ID = utf8(TRANSACTION_HEADER);
 const TRANSACTION_ID_NAME = String.UTF8.encode(TRANSACTION_HEADER);
 
@@ -67,6 +67,10 @@ export class MoesifHttp extends HttpContext {
   private requestIdentity: RequestIdentity | null = null;
   /** Governance waits for the body: a candidate rule tests a body field and the request has one. */
   private governanceWaits: GovernanceInput | null = null;
+  /** request.path and the client's address, read once: by governance at the headers, else in the log. */
+  private path: Uint8Array | null = null;
+  private address: Uint8Array | null = null;
+  private addressRead: bool = false;
   /** The rule that blocked the call, for the event's blocked_by. */
   private blockedBy: string | null = null;
   /** Headers non-blocking rules add to the upstream's response. */
@@ -121,10 +125,10 @@ export class MoesifHttp extends HttpContext {
     const input = new GovernanceInput();
     input.headers = req;
     input.verb = headerOr(req, PSEUDO_METHOD, "GET");
-    const path = requestPath(req);
+    const path = this.requestPath();
     const q = path.indexOf(0x3f);
     input.route = q < 0 ? path : path.subarray(0, q);
-    input.ip = clientIp(req, property(PROP_SOURCE_ADDRESS));
+    input.ip = this.clientAddress();
     const who = readRequest(req, settings.identity);
     this.requestIdentity = who;
     const user = who.user;
@@ -132,8 +136,30 @@ export class MoesifHttp extends HttpContext {
     if (user !== null) input.userId = String.UTF8.decodeUnsafe(user.dataStart, user.length);
     if (company !== null) input.companyId = String.UTF8.decodeUnsafe(company.dataStart, company.length);
     const ct = req.find(CONTENT_TYPE);
-    input.graphql = ct >= 0 && startsWithLower(req.value(ct), "application/graphql");
+    if (ct >= 0) {
+      const t = trimmed(req.value(ct));
+      input.graphql = t !== null && equalsLowered(t, 0, GRAPHQL_TYPE);
+    }
     return input;
+  }
+
+  /** The path and query exactly as the client sent them ($request_uri), else Kong's normalised :path. */
+  private requestPath(): Uint8Array {
+    let path = this.path;
+    if (path === null) {
+      path = property(PROP_REQUEST_PATH);
+      if (path === null) path = headerOr(this.requestHeaders, PSEUDO_PATH, "/");
+      this.path = path;
+    }
+    return path;
+  }
+
+  private clientAddress(): Uint8Array | null {
+    if (!this.addressRead) {
+      this.address = clientIp(this.requestHeaders, property(PROP_SOURCE_ADDRESS));
+      this.addressRead = true;
+    }
+    return this.address;
   }
 
   /**
@@ -276,7 +302,7 @@ export class MoesifHttp extends HttpContext {
     if (i >= 0 && !isHostValue(req.value(i))) i = -1;
     if (i < 0) i = req.find(PSEUDO_AUTHORITY);
     c.host = i >= 0 ? hostWithoutDefaultPort(req.value(i), c.scheme.length == 5) : utf8("localhost");
-    c.path = requestPath(req);
+    c.path = this.requestPath();
 
     const started = property(PROP_REQUEST_TIME);
     c.requestMs = started !== null ? parseSecondsDotMillis(started) : 0;
@@ -289,7 +315,7 @@ export class MoesifHttp extends HttpContext {
       const code = property(PROP_RESPONSE_CODE);
       if (code !== null) c.status = parseStatus(code);
     }
-    c.ipAddress = clientIp(req, property(PROP_SOURCE_ADDRESS));
+    c.ipAddress = this.clientAddress();
     c.requestBody = this.requestBody;
     c.responseBody = this.responseBody;
     const who = this.requestIdentity;
@@ -355,28 +381,11 @@ function truncationNote(map: HeaderMap, given: u32): string | null {
   return "truncated: " + held.toString() + " of " + given.toString() + " headers (Kong hands a filter at most 100, its own pseudo-headers included)";
 }
 
-/** The path and query exactly as the client sent them ($request_uri), else Kong's normalised :path. */
-function requestPath(req: HeaderMap): Uint8Array {
-  const path = property(PROP_REQUEST_PATH);
-  return path !== null ? path : headerOr(req, PSEUDO_PATH, "/");
-}
-
 /** Whether the request has a body Kong will hand over (a length above 0, or chunked). */
 function hasBody(req: HeaderMap): bool {
   const cl = req.find(CONTENT_LENGTH);
   if (cl >= 0) return parseLength(req.value(cl)) > 0;
   return req.find(TRANSFER_ENCODING) >= 0;
-}
-
-function startsWithLower(v: Uint8Array, lower: string): bool {
-  const t = trimmed(v);
-  if (t === null || t.length < lower.length) return false;
-  for (let i = 0; i < lower.length; i++) {
-    let c = <u32>t[i];
-    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
-    if (c != <u32>lower.charCodeAt(i)) return false;
-  }
-  return true;
 }
 
 function headerOr(map: HeaderMap, name: Uint8Array, fallback: string): Uint8Array {
