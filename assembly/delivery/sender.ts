@@ -268,15 +268,12 @@ export class Sender {
       return;
     }
     this.rulesFailing = false;
-    const tag = getHeaderValue(MapType.HttpCallResponseHeaders, RULES_TAG_KEY);
-    this.rulesFetch.loaded(nowMs, tag.status == Status.Ok ? String.UTF8.decode(tag.data!.buffer) : "", random01());
+    this.rulesFetch.loaded(nowMs, answerText(RULES_TAG_KEY), random01());
   }
 
   /** An answer named the rules' tag: fetch them again if it is not the tag of the rules in force. */
   private noteRulesTag(): void {
-    if (!this.opts.fetchRules) return;
-    const tag = getHeaderValue(MapType.HttpCallResponseHeaders, RULES_TAG_KEY);
-    if (tag.status == Status.Ok) this.rulesFetch.batchTag(String.UTF8.decode(tag.data!.buffer));
+    if (this.opts.fetchRules) this.rulesFetch.batchTag(answerText(RULES_TAG_KEY));
   }
 
   onResponse(token: u32, bodySize: u32): void {
@@ -299,8 +296,7 @@ export class Sender {
       this.stats.batches++;
       this.stats.bytes += <u64>batch.body.length;
       this.pausedUntilMs = 0;
-      const etag = getHeaderValue(MapType.HttpCallResponseHeaders, ETAG_KEY);
-      if (etag.status == Status.Ok) this.appConfig.batchTag(String.UTF8.decode(etag.data!.buffer));
+      this.appConfig.batchTag(answerText(ETAG_KEY));
       if (this.opts.debug) logInfo("moesif: collector accepted " + batch.events.toString() + " events (" + status.toString() + ")");
       return;
     }
@@ -341,8 +337,7 @@ export class Sender {
       logWarn("moesif: the application config from the collector is not a JSON object; " + keeping);
       return;
     }
-    const etag = getHeaderValue(MapType.HttpCallResponseHeaders, ETAG_KEY);
-    fetch.loaded(nowMs, etag.status == Status.Ok ? String.UTF8.decode(etag.data!.buffer) : "", random01());
+    fetch.loaded(nowMs, answerText(ETAG_KEY), random01());
     const sink = this.sink;
     if (sink !== null) sink.config(body.data!);
     this.noteRulesTag();
@@ -421,6 +416,12 @@ export class Sender {
 
 function heldNote(held: i64): string {
   return held > 0 ? " [" + held.toString() + " similar lines suppressed]" : "";
+}
+
+/** A header of the call's answer as text, "" when absent (a tag: ConfigFetch treats "" as none). */
+function answerText(key: ArrayBuffer): string {
+  const v = getHeaderValue(MapType.HttpCallResponseHeaders, key);
+  return v.status == Status.Ok ? String.UTF8.decode(v.data!.buffer) : "";
 }
 
 function responseStatus(): i32 {
