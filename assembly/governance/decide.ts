@@ -84,7 +84,7 @@ function fieldValue(c: Condition, input: GovernanceInput): Uint8Array | null {
     case Field.Verb: return input.verb;
     case Field.Route: return input.route;
     case Field.Ip: return input.ip;
-    case Field.Header: return headerValue(input.headers, utf8(c.name));
+    case Field.Header: return headerValue(input.headers, c.key);
     case Field.Body: return input.bodyField(c.name);
   }
   return null;
@@ -145,7 +145,7 @@ function render(t: Template, values: Map<string, string> | null): string {
 }
 
 /** The rule's body as JSON, merge tags substituted in its strings (not its keys), escaped as JSON. */
-function writeBody(w: ByteWriter, v: JValue, values: Map<string, string> | null, depth: i32 = 0): void {
+function writeBody(w: ByteWriter, v: JValue, values: Map<string, string> | null): void {
   switch (v.kind) {
     case JKind.String: writeJsonText(w, render(template((<JString>v).value), values)); return;
     case JKind.Number: w.ascii((<JNumber>v).raw); return;
@@ -155,7 +155,7 @@ function writeBody(w: ByteWriter, v: JValue, values: Map<string, string> | null,
       w.byte(0x5b);
       for (let i = 0; i < items.length; i++) {
         if (i > 0) w.byte(0x2c);
-        writeBody(w, items[i], values, depth + 1);
+        writeBody(w, items[i], values);
       }
       w.byte(0x5d);
       return;
@@ -167,7 +167,7 @@ function writeBody(w: ByteWriter, v: JValue, values: Map<string, string> | null,
         if (i > 0) w.byte(0x2c);
         writeJsonText(w, o.keys[i]);
         w.byte(0x3a);
-        writeBody(w, o.values[i], values, depth + 1);
+        writeBody(w, o.values[i], values);
       }
       w.byte(0x7d);
       return;

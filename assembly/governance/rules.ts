@@ -5,12 +5,16 @@
 // pattern that does not compile makes its condition false.
 import { JsonParser, JValue, JKind, JObject, JArray, JString, JNumber, JBool } from "../codec/json";
 import { Regex } from "../codec/regex";
-import { asciiLower } from "../codec/bytes";
+import { asciiLower, utf8 } from "../codec/bytes";
 
 export const enum Field { Verb, Route, Ip, Header, Body, Never }
 
 export class Condition {
-  constructor(public field: Field, public name: string, public re: Regex | null) {}
+  /** The name as bytes, made once: a header is looked up by it for every request. */
+  key: Uint8Array;
+  constructor(public field: Field, public name: string, public re: Regex | null) {
+    this.key = utf8(name);
+  }
 }
 
 /** `{{name}}` or `{{name|default}}` pieces of a string; literal pieces have name === null. */
