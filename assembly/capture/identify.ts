@@ -3,7 +3,7 @@
 // first colon; Bearer matched case-insensitively). Malformed input of any kind gives no id.
 import { HeaderMap } from "../runtime/headers";
 import { decodeBase64 } from "../codec/base64";
-import { JsonParser, JValue, JKind, JObject, JString, JNumber } from "../codec/json";
+import { JsonParser, JKind, JObject, JString, JNumber } from "../codec/json";
 import { utf8, trimmed } from "../codec/bytes";
 import { Identity } from "../event/model";
 
@@ -81,15 +81,7 @@ export function tokenClaims(token: Uint8Array): JObject | null {
 /** A claim by name, or by dotted path (`user.id`) when no claim has the literal name. Strings and numbers only. */
 export function claim(claims: JObject, field: string): Uint8Array | null {
   if (field.length == 0) return null;
-  let v: JValue | null = claims.get(field);
-  if (v === null && field.indexOf(".") > 0) {
-    const parts = field.split(".");
-    let cur: JValue | null = claims;
-    for (let i = 0; i < parts.length && cur !== null; i++) {
-      cur = cur.kind == JKind.Object ? (<JObject>cur).get(parts[i]) : null;
-    }
-    v = cur;
-  }
+  const v = claims.field(field);
   if (v === null) return null;
   if (v.kind == JKind.String) return idFrom(utf8((<JString>v).value));
   if (v.kind == JKind.Number) return idFrom(utf8((<JNumber>v).raw));

@@ -32,6 +32,19 @@ export class JObject extends JValue {
     for (let i = this.keys.length - 1; i >= 0; i--) if (this.keys[i] == key) return this.values[i];
     return null;
   }
+
+  /**
+   * A member by its literal name, else by a dotted path through nested objects (`user.id`), the
+   * way Moesif names JWT claims and body fields; null when missing.
+   */
+  field(name: string): JValue | null {
+    const v = this.get(name);
+    if (v !== null || name.indexOf(".") <= 0) return v;
+    const parts = name.split(".");
+    let cur: JValue | null = this;
+    for (let i = 0; i < parts.length && cur !== null; i++) cur = cur.kind == JKind.Object ? (<JObject>cur).get(parts[i]) : null;
+    return cur;
+  }
 }
 
 const MAX_DEPTH = 64;

@@ -37,13 +37,7 @@ export class GovernanceInput {
     }
     const root = this.parsed;
     if (root === null || root.kind != JKind.Object) return null;
-    let v = (<JObject>root).get(name);
-    if (v === null && name.indexOf(".") > 0) {
-      const parts = name.split(".");
-      let cur: JValue | null = root;
-      for (let i = 0; i < parts.length && cur !== null; i++) cur = cur.kind == JKind.Object ? (<JObject>cur).get(parts[i]) : null;
-      v = cur;
-    }
+    const v = (<JObject>root).field(name);
     if (v === null) return null;
     if (v.kind == JKind.String) return utf8((<JString>v).value);
     if (v.kind == JKind.Number) return utf8((<JNumber>v).raw);
