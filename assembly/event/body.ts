@@ -43,9 +43,9 @@ function mediaTypeStart(v: Uint8Array, end: i32): i32 {
 export function isJsonType(v: Uint8Array): bool {
   const e = mediaTypeEnd(v);
   const s = mediaTypeStart(v, e);
-  const slash = v.subarray(s, e).indexOf(0x2f);
-  if (slash < 0) return false;
-  const sub = s + slash + 1;
+  const slash = v.indexOf(0x2f, s);
+  if (slash < 0 || slash >= e) return false;
+  const sub = slash + 1;
   const n = e - sub;
   // subtype "json", or ending in "+json"
   if (n < 4) return false;

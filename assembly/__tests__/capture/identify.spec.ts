@@ -163,7 +163,7 @@ describe("header masks", () => {
 describe("content types", () => {
   it("recognises JSON media types", () => {
     const yes = ["application/json", "application/json; charset=utf-8", "Application/JSON", "application/vnd.api+json", "application/problem+json ;x=1", "text/json"];
-    const no = ["text/plain", "application/jsonp", "application/x-json-stream", "json", "", "application/xml", "application/+jsonx"];
+    const no = ["text/plain", "application/jsonp", "application/x-json-stream", "json", "", "application/xml", "application/+jsonx", "json; profile=a/json"];
     for (let i = 0; i < yes.length; i++) expect(isJsonType(b(yes[i]))).toBe(true, yes[i]);
     for (let i = 0; i < no.length; i++) expect(isJsonType(b(no[i]))).toBe(false, no[i]);
   });
