@@ -12,7 +12,7 @@ import {
   Status, MapType, BufferType, Action, LOG_LEVELS, KONG_IMPLEMENTED, KONG_TRAPPING_STUBS, ABI_MARKERS,
   REQUIRED_EXPORTS, DISPATCH_PHASES, MAX_MAP_PAIRS,
 } from "./abi.ts";
-import { Pair, serializeMap, deserializeMap, toBuffer, marshalLikeNwm } from "./maps.ts";
+import { Pair, serializeMap, deserializeMap, toBuffer, marshalLikeNwm, firstValue } from "./maps.ts";
 import { NwmProfile, nwmProfile, versionAtLeast } from "./nwm.ts";
 
 export interface FilterSpec {
@@ -769,7 +769,7 @@ export class KongWasmHost {
    * keepalive_header and Vary gzip_vary, neither of which Kong sets.
    */
   private shimHeaders(s: RequestState): Pair[] {
-    const first = (name: string) => s.responseHeaders.find(([k]) => k.toLowerCase() === name)?.[1];
+    const first = (name: string) => firstValue(s.responseHeaders, name);
     const out: Pair[] = [];
     const ct = first("content-type");
     if (ct && ct.length > 0) out.push(["Content-Type", ct]);
@@ -862,9 +862,8 @@ export class KongWasmHost {
     if (path === "kong.version") return this.nwm.kongProperties ? Buffer.from(this.kongVersion) : null;
     const s = stream.state;
     const str = (v: string | number | undefined | null) => (v === undefined || v === null ? null : Buffer.from(String(v), "utf8"));
-    const header = (pairs: Pair[], name: string) => pairs.find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1] ?? null;
-    if (path.startsWith("request.headers.")) return header(s.requestHeaders, path.slice(16));
-    if (path.startsWith("response.headers.")) return header(s.responseHeaders, path.slice(17));
+    if (path.startsWith("request.headers.")) return firstValue(s.requestHeaders, path.slice(16));
+    if (path.startsWith("response.headers.")) return firstValue(s.responseHeaders, path.slice(17));
     if (path.startsWith("ngx.")) return this.ngxVariable(s, path.slice(4));
     // Kong's getters (kong/runloop/wasm.lua): most from 3.6, route_name and service_name from 3.9.
     const kong36 = this.nwm.kongProperties;
@@ -876,14 +875,14 @@ export class KongWasmHost {
       case "request.host": return str(this.opts.hostname);
       case "request.scheme": return str(s.scheme);
       case "request.method": return str(s.method);
-      case "request.useragent": return header(s.requestHeaders, "user-agent");
+      case "request.useragent": return firstValue(s.requestHeaders, "user-agent");
       case "request.protocol": return str(s.protocol);
       case "request.query": return Buffer.from(s.args, "latin1");
-      case "request.id": return header(s.requestHeaders, "x-request-id");
-      case "request.referer": return header(s.requestHeaders, "referer");
+      case "request.id": return firstValue(s.requestHeaders, "x-request-id");
+      case "request.referer": return firstValue(s.requestHeaders, "referer");
       case "request.time": return str(`${Math.floor(s.startMs / 1000)}.${String(s.startMs % 1000).padStart(3, "0")}`);
       case "request.duration": return str(((Date.now() - s.startMs) / 1000).toFixed(3));
-      case "request.size": return header(s.requestHeaders, "content-length");
+      case "request.size": return firstValue(s.requestHeaders, "content-length");
       case "request.total_size": return str(reqLen);
       case "response.code": return str(s.status || 0);
       case "response.size": return str(s.bodyBytesSent);
@@ -912,7 +911,7 @@ export class KongWasmHost {
     const set = s.ngxVars?.[name];
     if (set !== undefined) return Buffer.from(set, "utf8");
     if (name === "nginx_version") return Buffer.from(versionAtLeast(this.kongVersion, "3.7.0") ? "1.25.3" : "1.21.4");
-    if (name === "sent_http_content_type") return s.responseHeaders.find(([k]) => k.toLowerCase() === "content-type")?.[1] ?? null;
+    if (name === "sent_http_content_type") return firstValue(s.responseHeaders, "content-type");
     return null;
   }
 
@@ -925,7 +924,7 @@ export class KongWasmHost {
     }
     const pairs = deserializeMap(headerBytes);
     if (pairs === null) return Status.BadArgument;
-    const get = (k: string) => pairs.find(([key]) => key.toLowerCase() === k)?.[1].toString("latin1");
+    const get = (k: string) => firstValue(pairs, k)?.toString("latin1");
     const method = get(":method");
     const path = get(":path");
     if (!method || !path) {

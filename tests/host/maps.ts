@@ -3,6 +3,12 @@
 
 export type Pair = [string, Buffer];
 
+/** The value of the first pair named `name` (any case), as nginx's lookups find it; null when none. */
+export function firstValue(pairs: ReadonlyArray<Pair>, name: string): Buffer | null {
+  const lower = name.toLowerCase();
+  return pairs.find(([k]) => k.toLowerCase() === lower)?.[1] ?? null;
+}
+
 export function toBuffer(v: string | Buffer | Uint8Array): Buffer {
   if (typeof v === "string") return Buffer.from(v, "latin1");
   return Buffer.isBuffer(v) ? v : Buffer.from(v);
