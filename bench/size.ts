@@ -39,21 +39,20 @@ export function sections(wasm: Uint8Array): Section[] {
 }
 
 /** Function names by index, from the "name" custom section's function subsection. */
-function functionNames(custom: Section[]): Map<number, string> {
+function functionNames(mod: WebAssembly.Module): Map<number, string> {
   const names = new Map<number, string>();
-  for (const s of custom) {
-    let [len, at] = leb(s.body, 0);
-    if (Buffer.from(s.body.subarray(at, at + len)).toString() !== "name") continue;
-    at += len;
-    while (at < s.body.length) {
-      const kind = s.body[at++];
-      const [size, start] = leb(s.body, at);
+  for (const section of WebAssembly.Module.customSections(mod, "name")) {
+    const body = new Uint8Array(section);
+    let at = 0;
+    while (at < body.length) {
+      const kind = body[at++];
+      const [size, start] = leb(body, at);
       if (kind === 1) {
-        let [count, p] = leb(s.body, start);
+        let [count, p] = leb(body, start);
         for (let i = 0; i < count; i++) {
-          const [idx, p1] = leb(s.body, p);
-          const [n, p2] = leb(s.body, p1);
-          names.set(idx, Buffer.from(s.body.subarray(p2, p2 + n)).toString());
+          const [idx, p1] = leb(body, p);
+          const [n, p2] = leb(body, p1);
+          names.set(idx, Buffer.from(body.subarray(p2, p2 + n)).toString());
           p = p2 + n;
         }
       }
@@ -61,22 +60,6 @@ function functionNames(custom: Section[]): Map<number, string> {
     }
   }
   return names;
-}
-
-function importedFunctions(imports: Section | undefined): number {
-  if (!imports) return 0;
-  let [count, at] = leb(imports.body, 0);
-  let funcs = 0;
-  for (let i = 0; i < count; i++) {
-    for (let k = 0; k < 2; k++) { const [n, p] = leb(imports.body, at); at = p + n; }
-    const kind = imports.body[at++];
-    if (kind === 0) { funcs++; at = leb(imports.body, at)[1]; }
-    else if (kind === 1) { at++; const flags = imports.body[at++]; at = leb(imports.body, at)[1]; if (flags & 1) at = leb(imports.body, at)[1]; }
-    else if (kind === 2) { const flags = imports.body[at++]; at = leb(imports.body, at)[1]; if (flags & 1) at = leb(imports.body, at)[1]; }
-    else if (kind === 3) { at += 2; }
-    else throw new Error(`import kind ${kind}`);
-  }
-  return funcs;
 }
 
 /** Printable UTF-16LE runs of 8 characters or more: the log and note texts AssemblyScript stores. */
@@ -92,8 +75,10 @@ function utf16Texts(data: Uint8Array): { bytes: number; count: number } {
 
 export function profile(wasm: Uint8Array): SizeProfile {
   const secs = sections(wasm);
-  const names = functionNames(secs.filter((s) => s.id === 0));
-  const first = importedFunctions(secs.find((s) => s.id === 2));
+  const mod = new WebAssembly.Module(new Uint8Array(wasm));
+  const names = functionNames(mod);
+  // Function indices count the imported functions first.
+  const first = WebAssembly.Module.imports(mod).filter((i) => i.kind === "function").length;
   const code = secs.find((s) => s.id === 10);
   const functions: { name: string; bytes: number }[] = [];
   if (code) {
