@@ -25,8 +25,12 @@ export function optimise(rawFile, outFile, keepNames = false) {
   // AssemblyScript 0.27 emits bulk-memory, sign-extension and non-trapping conversions.
   mod.setFeatures(binaryen.Features.MVP | binaryen.Features.BulkMemory | binaryen.Features.SignExt |
     binaryen.Features.NontrappingFPToInt | binaryen.Features.MutableGlobals | binaryen.Features.BulkMemoryOpt);
+  // Speed over size here: at shrink level 2 wasm-opt stops inlining even one-line accessors
+  // (StaticArray#__uset in deflate's and inflate's inner loops), which made gzip 2.8× slower
+  // (npm run bench §5) to save under 2 KB. asc's own pass stays at shrink level 1 (asconfig.json):
+  // level 0 there adds 11 KB and no speed.
   binaryen.setOptimizeLevel(3);
-  binaryen.setShrinkLevel(2);
+  binaryen.setShrinkLevel(0);
   binaryen.setLowMemoryUnused(true);
   binaryen.setDebugInfo(keepNames);
   mod.optimize();

@@ -275,6 +275,16 @@ class Deflater {
     while (cand >= 0 && cand > limit && chain-- > 0) {
       if (best < maxLen && load<u8>(base + cand + best) == load<u8>(base + p + best) && load<u8>(base + cand) == load<u8>(base + p)) {
         let len = 0;
+        // Eight bytes at a time; the first differing byte is the lowest set bit of the XOR's (the
+        // byte loop then stops at once on it, or finishes the last few bytes).
+        while (len + 8 <= maxLen) {
+          const x = load<u64>(base + cand + len) ^ load<u64>(base + p + len);
+          if (x != 0) {
+            len += <i32>(ctz(x) >> 3);
+            break;
+          }
+          len += 8;
+        }
         while (len < maxLen && load<u8>(base + cand + len) == load<u8>(base + p + len)) len++;
         if (len > best) {
           best = len;

@@ -36,23 +36,35 @@ export class HostBytes {
  */
 let allocSlack: usize = 0;
 
-/** The exported `malloc`: the host allocates the blocks it hands us (maps, bodies, properties) here. */
+const MAX_BLOCK: usize = (1 << 30) - 64;
+
+/**
+ * The exported `malloc`: the host allocates the blocks it hands us (maps, bodies, properties) here.
+ * Each is a managed ArrayBuffer, so takeReturned keeps it as it is instead of copying it. One the
+ * host never hands over (it failed after allocating) is garbage for the next collection; none runs
+ * while the host holds a block, since collections happen only as a callback returns (exports.ts).
+ */
 export function hostAlloc(size: usize): usize {
-  return heap.alloc(size + allocSlack);
+  const total = size + allocSlack;
+  // Over what a buffer may hold (1 GiB less the headers): the host gets 0, so it fails the
+  // call, instead of a trap.
+  if (total > MAX_BLOCK) return 0;
+  return __new(total, idof<ArrayBuffer>());
 }
 
-/** Takes ownership of the block the host allocated: copies it into managed memory and frees it. */
+/** Takes the block the host allocated (through hostAlloc) and filled: a view of it, not a copy. */
 function takeReturned(slack: u32 = 0): Uint8Array {
   const ptr = load<u32>(RET_PTR);
   let len = load<u32>(RET_LEN);
   // A header map may extend past the length the host reported, into the slack (see headerMapSlack).
   if (slack > 0 && ptr != 0) len = max(len, mapExtent(ptr, len + slack));
   noteAllocation(len);
+  if (ptr == 0) return new Uint8Array(<i32>len);
+  const block = changetype<ArrayBuffer>(<usize>ptr);
+  if (len <= <u32>block.byteLength) return Uint8Array.wrap(block, 0, <i32>len);
+  // A length past the block the host was given: keep what it names, as a copy (a host defect).
   const out = new Uint8Array(<i32>len);
-  if (ptr != 0) {
-    if (len != 0) memory.copy(out.dataStart, ptr, len);
-    heap.free(ptr);
-  }
+  memory.copy(out.dataStart, ptr, len);
   return out;
 }
 
