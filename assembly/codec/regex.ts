@@ -202,9 +202,29 @@ export class Regex {
   /** Set when the pattern could not be compiled; such a regex matches nothing. */
   error: string = "";
 
+  // The matcher's thread lists, made once with the program: a rule's regex is tested on every call
+  // (a filter instance runs one callback at a time, so one set per regex is enough).
+  private clist: StaticArray<i32> = new StaticArray<i32>(0);
+  private nlist: StaticArray<i32> = new StaticArray<i32>(0);
+  private mark: StaticArray<i32> = new StaticArray<i32>(0);
+  private stack: StaticArray<i32> = new StaticArray<i32>(0);
+  /** No thread can start past the first byte (every way in begins with ^): stop once none is left. */
+  private anchored: bool = false;
+
   constructor(pattern: string) {
     this.error = this.compile(pattern);
     if (this.error.length > 0) this.prog = [];
+    const n = this.prog.length;
+    this.clist = new StaticArray<i32>(n);
+    this.nlist = new StaticArray<i32>(n);
+    this.mark = new StaticArray<i32>(n);
+    this.stack = new StaticArray<i32>(n * 2 + 2);
+    // A thread started mid-text (0 < pos < len) or at its end (pos == len) gets nowhere: anchored.
+    if (n > 0) {
+      this.anchored = this.add(this.clist, 0, 0, 1, 2, this.mark, 1, this.stack) == 0 &&
+        this.add(this.clist, 0, 0, 1, 1, this.mark, 2, this.stack) == 0;
+      for (let i = 0; i < n; i++) unchecked(this.mark[i] = 0);
+    }
   }
 
   private compile(pattern: string): string {
@@ -279,16 +299,18 @@ export class Regex {
   test(text: Uint8Array): bool {
     const n = this.prog.length;
     if (n == 0) return false;
-    let clist = new StaticArray<i32>(n);
-    let nlist = new StaticArray<i32>(n);
-    const mark = new StaticArray<i32>(n);
-    const stack = new StaticArray<i32>(n * 2 + 2);
+    let clist = this.clist;
+    let nlist = this.nlist;
+    const mark = this.mark;
+    const stack = this.stack;
+    // Generations tell this call's marks from the last call's: clear them once, not per byte.
+    for (let i = 0; i < n; i++) unchecked(mark[i] = 0);
     const len = text.length;
     let generation = 1;
     let ccount = this.add(clist, 0, 0, 0, len, mark, generation, stack);
     for (let pos = 0; ; pos++) {
       for (let i = 0; i < ccount; i++) if (unchecked(this.prog[unchecked(clist[i])]).op == MATCH) return true;
-      if (pos >= len) return false;
+      if (pos >= len || (ccount == 0 && this.anchored)) return false;
       generation++;
       const c = <i32>text[pos];
       let ncount = 0;

@@ -55,6 +55,14 @@ class Codecs {
     this.put(data);
     return this.ex.run_json_scan() ? this.out().toString("utf8") : null;
   }
+  regex(pattern: string): boolean {
+    this.put(Buffer.from(pattern, "latin1"));
+    return this.ex.set_regex() === 1;
+  }
+  test(text: string): boolean {
+    this.put(Buffer.from(text, "latin1"));
+    return this.ex.run_regex() === 1;
+  }
   get memoryBytes(): number {
     return (this.ex.memory as WebAssembly.Memory).buffer.byteLength;
   }
@@ -233,5 +241,55 @@ describe("JSON scanner matches JSON.parse", () => {
     c.masks([]);
     const text = '{"a":123456789012345678901234567890,"b":1.0000000000000000001,"c":-0,"d":1E+400}';
     assert.equal(c.scan(Buffer.from(text)), text);
+  });
+});
+
+describe("the regex matcher matches RegExp", () => {
+  const c = new Codecs();
+
+  /** A pattern in the syntax sampling and governance rules use, over a small alphabet so it often matches. */
+  function pattern(r: Rng, depth: number): string {
+    const atom = (): string => {
+      const k = r.int(depth > 2 ? 6 : 8);
+      if (k <= 2) return r.pick(["a", "b", "c", "/", "-", "1"]);
+      if (k === 3) return ".";
+      if (k === 4) return r.pick(["[ab]", "[^a]", "[a-c1]", "\\d", "\\w", "\\s", "\\/"]);
+      if (k === 5) return r.pick(["^", "$"]);
+      if (k === 6) return `(${pattern(r, depth + 1)})`;
+      return `(${pattern(r, depth + 1)}|${pattern(r, depth + 1)})`;
+    };
+    let out = "";
+    const n = 1 + r.int(4);
+    for (let i = 0; i < n; i++) {
+      let a = atom();
+      if (a !== "^" && a !== "$" && r.int(3) === 0) a += r.pick(["*", "+", "?", "{2}", "{1,3}", "{0,}"]);
+      out += a;
+    }
+    return out;
+  }
+
+  test("thousands of patterns, each tested again and again on the same Regex", () => {
+    const r = rng(SEED + 20);
+    for (let i = 0; i < 1500; i++) {
+      const src = pattern(r, 0);
+      assert.ok(c.regex(src), `seed ${SEED + 20} case ${i}: ${src} did not compile`);
+      const ref = new RegExp(src);
+      for (let k = 0; k < 8; k++) {
+        const text = Array.from({ length: r.int(12) }, () => r.pick(["a", "b", "c", "/", "-", "1", " ", "x"])).join("");
+        assert.equal(c.test(text), ref.test(text), `seed ${SEED + 20} case ${i}: /${src}/ on ${JSON.stringify(text)}`);
+      }
+    }
+  });
+
+  test("anchored patterns stop early and still find what is there", () => {
+    const cases: [string, string, boolean][] = [
+      ["^/v9/route0/", "/v1/orders", false], ["^/v1/", "/v1/orders", true], ["^a|b", "xxb", true], ["^a|b", "xxa", false],
+      ["$", "abc", true], ["^$", "", true], ["^$", "a", false], ["(^a)|(c$)", "bbc", true], ["^(a|^b)c", "bc", true],
+    ];
+    for (const [src, text, want] of cases) {
+      assert.ok(c.regex(src), src);
+      assert.equal(c.test(text), want, `/${src}/ on ${text}`);
+      assert.equal(new RegExp(src).test(text), want, `RegExp /${src}/ on ${text}`);
+    }
   });
 });

@@ -5,6 +5,7 @@ import { writeBase64, decodeBase64 } from "../../assembly/codec/base64";
 import { scanJson, MaskSet } from "../../assembly/codec/jsonscan";
 import { ByteWriter } from "../../assembly/codec/bytes";
 import { gzip } from "../../assembly/codec/deflate";
+import { Regex } from "../../assembly/codec/regex";
 import "../../assembly/runtime/abort";
 
 let inBuf = new Uint8Array(0);
@@ -64,4 +65,17 @@ export function run_json_scan(): i32 {
 
 export function run_gzip(): void {
   outBuf = gzip(inBuf);
+}
+
+let regex: Regex = new Regex("");
+
+/** Compiles the input buffer as a pattern; 1 when it compiled. */
+export function set_regex(): i32 {
+  regex = new Regex(String.UTF8.decode(inBuf.buffer));
+  return regex.error.length == 0 ? 1 : 0;
+}
+
+/** Tests the compiled pattern against the input buffer (the same Regex, test after test). */
+export function run_regex(): i32 {
+  return regex.test(inBuf) ? 1 : 0;
 }
