@@ -11,6 +11,17 @@ export class ByteWriter {
     noteAllocation(<usize>this.buf.length);
   }
 
+  /**
+   * A writer whose content is `bytes` (at least 16 of them), taken over rather than copied: what
+   * follows is written after them. Nothing else may write to `bytes` afterwards.
+   */
+  static taking(bytes: Uint8Array): ByteWriter {
+    const w = new ByteWriter(16);
+    w.buf = bytes;
+    w.length = bytes.length;
+    return w;
+  }
+
   @inline private ensure(extra: i32): void {
     const need = this.length + extra;
     if (need > this.buf.length) this.grow(need);

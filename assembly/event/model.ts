@@ -49,6 +49,20 @@ export class BodyCapture {
     this.state = BodyState.Captured;
   }
 
+  /**
+   * Like add, for a chunk nothing else holds (a block the host just handed over): the first one is
+   * kept as the body's buffer instead of being copied into a new one, as most bodies are one chunk.
+   */
+  take(chunk: Uint8Array): void {
+    if (this.data === null && chunk.length >= 16) {
+      this.data = ByteWriter.taking(chunk);
+      this.size += chunk.length;
+      this.state = BodyState.Captured;
+      return;
+    }
+    this.add(chunk);
+  }
+
   tooLarge(size: i64, known: bool): void {
     this.state = BodyState.TooLarge;
     this.size = size;

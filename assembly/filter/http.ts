@@ -237,7 +237,7 @@ export class MoesifHttp extends HttpContext {
     }
     if (!cap.accepts(bodySize)) return;
     const got = getBufferBytes(BufferType.RequestBody, 0, bodySize);
-    if (got.status == Status.Ok) cap.add(got.data!);
+    if (got.status == Status.Ok) cap.take(got.data!);
     else if (got.status == Status.NotFound) cap.unreadable(bodySize);
   }
 
@@ -279,7 +279,7 @@ export class MoesifHttp extends HttpContext {
     const cap = this.responseBody;
     if (cap === null || bodySize == 0 || !cap.accepts(bodySize)) return Action.Continue;
     const got = getBufferBytes(BufferType.ResponseBody, 0, bodySize);
-    if (got.status == Status.Ok) cap.add(got.data!);
+    if (got.status == Status.Ok) cap.take(got.data!);
     return Action.Continue;
   }
 
