@@ -67,8 +67,8 @@ export async function scenarios(): Promise<Scenario[]> {
   return [
     { name: "GET, no body", method: "GET", path: "/v1/items/1?fields=id,name", requestHeaders: commonHeaders(), requestBody: null,
       responseHeaders: responseHeaders([lenHeader(small.length)]), responseChunks: [small] },
-    { name: "JSON POST 1 KB → 2 KB, 2 body masks, 1 header mask", method: "POST", path: "/v1/orders",
-      requestHeaders: commonHeaders([h("content-type", "application/json"), lenHeader(reqJson.length), h("authorization", "Basic YWxpY2U6c2VjcmV0")]),
+    { name: "JSON POST 1 KB → 2 KB, 2 body masks, 1 header mask, JWT", method: "POST", path: "/v1/orders",
+      requestHeaders: commonHeaders([h("content-type", "application/json"), lenHeader(reqJson.length), h("authorization", `Bearer ${jwt}`)]),
       requestBody: reqJson, responseHeaders: responseHeaders([lenHeader(resJson.length)]), responseChunks: [resJson] },
     { name: "Bearer JWT", method: "GET", path: "/v1/me", requestHeaders: commonHeaders([h("authorization", `Bearer ${jwt}`)]), requestBody: null,
       responseHeaders: responseHeaders([lenHeader(small.length)]), responseChunks: [small] },
