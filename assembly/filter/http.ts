@@ -14,7 +14,7 @@ import { clientIp } from "../capture/ip";
 import { hostWithoutDefaultPort, isHostValue } from "../capture/host";
 import { mixEntropy, uuid4, random01 } from "../codec/random";
 import { SampleInput, weightFor } from "../delivery/sampling";
-import { utf8, trimmed, digits, parseStatus } from "../codec/bytes";
+import { utf8, trimmed, digits, parseStatus, asciiLower } from "../codec/bytes";
 import { parseSecondsDotMillis } from "../codec/time";
 import { CallSettings } from "./settings";
 
@@ -178,7 +178,7 @@ export class MoesifHttp extends HttpContext {
     const values = new Array<Uint8Array>();
     for (let i = 0; i < d.headerNames.length; i++) {
       // The blocked response is JSON whatever a rule says.
-      if (d.headerNames[i].toLowerCase() == "content-type") continue;
+      if (asciiLower(d.headerNames[i]) == "content-type") continue;
       keys.push(utf8(d.headerNames[i]));
       values.push(utf8(d.headerValues[i]));
     }

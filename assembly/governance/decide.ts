@@ -4,7 +4,7 @@
 // combined deterministically: user rules before company rules before regex rules, each category in
 // /v1/rules order, and the FIRST blocking rule wins. Headers of every matched rule are merged, a
 // name set by a rule of higher precedence winning. Merge tags take the cohort entry's values.
-import { ByteWriter, utf8 } from "../codec/bytes";
+import { ByteWriter, utf8, asciiLower } from "../codec/bytes";
 import { JsonParser, JValue, JKind, JObject, JArray, JString, JNumber, JBool } from "../codec/json";
 import { writeJsonText } from "../codec/jsonwrite";
 import { HeaderMap } from "../runtime/headers";
@@ -170,9 +170,11 @@ function writeBody(w: ByteWriter, v: JValue, values: Map<string, string> | null)
   w.ascii("null");
 }
 
+// Header names are ASCII tokens, and folded as such (as the Lua plugin's string.lower does): the
+// Unicode case tables String#toLowerCase would bring cost 8 KB of the module.
 function hasHeader(names: Array<string>, name: string): bool {
-  const lower = name.toLowerCase();
-  for (let i = 0; i < names.length; i++) if (names[i].toLowerCase() == lower) return true;
+  const lower = asciiLower(name);
+  for (let i = 0; i < names.length; i++) if (asciiLower(names[i]) == lower) return true;
   return false;
 }
 
