@@ -187,6 +187,17 @@ class Inflater {
     return need == 32 ? val : val & ((1 << need) - 1);
   }
 
+  /** bits(need) for need < 32, without a call when the buffer already holds them (extra bits). */
+  @inline private extra(need: i32): u32 {
+    if (this.bitcnt >= need) {
+      const v = this.bitbuf & ((1 << need) - 1);
+      this.bitbuf >>= need;
+      this.bitcnt -= need;
+      return v;
+    }
+    return this.bits(need);
+  }
+
   private room(n: i32): bool {
     const need = this.outLen + n;
     if (need > this.maxOut) {
@@ -221,7 +232,7 @@ class Inflater {
     return true;
   }
 
-  private decode(h: Huffman): i32 {
+  @inline private decode(h: Huffman): i32 {
     if (this.bitcnt < FAST_BITS) this.fill();
     // A table left empty (the code-length code) has only zeros: every lookup falls through.
     const e = <i32>unchecked(h.fast[this.bitbuf & ((1 << FAST_BITS) - 1)]);
@@ -252,18 +263,20 @@ class Inflater {
       const symbol = this.decode(lencode);
       if (symbol < 0) return false;
       if (symbol < 256) {
-        if (!this.room(1)) return false;
-        store<u8>(this.out.dataStart + this.outLen, <u8>symbol);
+        // Most literals land in room already there: room() only when the buffer is full.
+        const at = this.outLen;
+        if ((at >= this.out.length || at >= this.maxOut) && !this.room(1)) return false;
+        store<u8>(this.out.dataStart + at, <u8>symbol);
         this.outLen++;
         continue;
       }
       if (symbol == 256) return true;
       const li = symbol - 257;
       if (li >= 29) return false;
-      const len = <i32>unchecked(LBASE[li]) + <i32>this.bits(<i32>unchecked(LEXT[li]));
+      const len = <i32>unchecked(LBASE[li]) + <i32>this.extra(<i32>unchecked(LEXT[li]));
       const ds = this.decode(distcode);
       if (ds < 0 || ds >= 30) return false;
-      const dist = <i32>unchecked(DBASE[ds]) + <i32>this.bits(<i32>unchecked(DEXT[ds]));
+      const dist = <i32>unchecked(DBASE[ds]) + <i32>this.extra(<i32>unchecked(DEXT[ds]));
       if (this.failed || dist > this.outLen) return false;
       if (!this.room(len)) return false;
       const base = this.out.dataStart;
