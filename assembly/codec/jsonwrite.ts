@@ -9,6 +9,19 @@ function replacement(w: ByteWriter): void {
   w.byte(0xef).byte(0xbf).byte(0xbd);
 }
 
+// Per byte: 0 copied as it is, 1 needs a look (quote, backslash, control, UTF-8 lead), 2 an ASCII
+// capital (copied as it is unless header names are folded).
+const OUT_CLASS = memory.data<u8>([
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+  0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 1, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+]);
+
 /** Writes src[start, start+len) as a quoted JSON string; `lower` folds ASCII A–Z (header names). */
 export function writeJsonString(w: ByteWriter, src: Uint8Array, start: i32 = 0, len: i32 = -1, lower: bool = false): void {
   if (len < 0) len = src.length - start;
@@ -19,11 +32,10 @@ export function writeJsonString(w: ByteWriter, src: Uint8Array, start: i32 = 0, 
   while (i < len) {
     // Most bytes need nothing: copy each run of them in one go.
     let j = i;
-    while (j < len) {
-      const c = <u32>load<u8>(base + j);
-      if (c < 0x20 || c == 0x22 || c == 0x5c || c >= 0x80 || (lower && c - 0x41 < 26)) break;
-      j++;
-    }
+    // Bit k of `plain` says class k continues the run: a capital stops it only when folding
+    // (it is then written lowered, below).
+    const plain: u32 = lower ? 1 : 5;
+    while (j < len && ((plain >> load<u8>(OUT_CLASS + load<u8>(base + j))) & 1) != 0) j++;
     if (j > i) {
       w.bytes(src, start + i, j - i);
       i = j;
