@@ -5,6 +5,7 @@
 // weight = floor(100 / rate) calls. A config that is missing or malformed means: keep everything.
 import { JsonParser, JKind, JObject, JArray, JNumber, JString, JValue } from "../codec/json";
 import { Regex } from "../codec/regex";
+import { EMPTY_BYTES } from "../codec/bytes";
 
 const PATH_VERB = 0;
 const PATH_ROUTE = 1;
@@ -21,13 +22,14 @@ class Rule {
 }
 
 /** What the sampling decision looks at. */
+// Made for every call: the shared empty array as default, not four new ones.
 export class SampleInput {
   userId: string | null = null;
   companyId: string | null = null;
-  verb: Uint8Array = new Uint8Array(0);
-  route: Uint8Array = new Uint8Array(0);
-  ip: Uint8Array = new Uint8Array(0);
-  status: Uint8Array = new Uint8Array(0);
+  verb: Uint8Array = EMPTY_BYTES;
+  route: Uint8Array = EMPTY_BYTES;
+  ip: Uint8Array = EMPTY_BYTES;
+  status: Uint8Array = EMPTY_BYTES;
 }
 
 /** A rate from 0 to 100, fraction kept; -1 when it is not one. */

@@ -3,7 +3,7 @@
 // log phase, where the heavy work (decompression, JSON scanning, identification) happens.
 import { HttpContext } from "../runtime/context";
 import { Action, BufferType, MapType, Status } from "../runtime/abi";
-import { getBufferBytes, getHeaderMap, getProperty, propertyPath, nowNanos, replaceHeader, sendLocalResponse, logWarn, statusName } from "../runtime/host";
+import { getBufferBytes, getHeaderMap, propertyBytes, propertyPath, nowNanos, replaceHeader, sendLocalResponse, logWarn, statusName } from "../runtime/host";
 import { GovernanceInput, Decision, decide } from "../governance/decide";
 import { learnHost } from "../runtime/hostinfo";
 import { HeaderMap, encodeHeaderMap, equalsLowered } from "../runtime/headers";
@@ -14,7 +14,7 @@ import { clientIp } from "../capture/ip";
 import { hostWithoutDefaultPort, isHostValue } from "../capture/host";
 import { mixEntropy, uuid4, random01 } from "../codec/random";
 import { SampleInput, weightFor } from "../delivery/sampling";
-import { utf8, trimmed, digits, parseStatus, asciiLower } from "../codec/bytes";
+import { utf8, trimmed, digits, parseStatus, asciiLower, EMPTY_BYTES } from "../codec/bytes";
 import { parseSecondsDotMillis } from "../codec/time";
 import { CallSettings } from "./settings";
 
@@ -47,8 +47,8 @@ const PROP_SERVICE_ID = propertyPath("kong.service_id");
 const PROP_SERVICE_NAME = propertyPath("kong.service_name");
 
 function property(path: ArrayBuffer): Uint8Array | null {
-  const r = getProperty(path);
-  return r.status == Status.Ok && r.data!.length > 0 ? r.data : null;
+  const d = propertyBytes(path);
+  return d !== null && d.length > 0 ? d : null;
 }
 
 export class MoesifHttp extends HttpContext {
@@ -365,9 +365,20 @@ function sampleInput(c: Capture): SampleInput {
   s.verb = c.method;
   const q = c.path.indexOf(0x3f);
   s.route = q < 0 ? c.path : c.path.subarray(0, q);
-  s.ip = c.ipAddress !== null ? c.ipAddress! : new Uint8Array(0);
-  s.status = utf8(c.status.toString());
+  s.ip = c.ipAddress !== null ? c.ipAddress! : EMPTY_BYTES;
+  s.status = statusBytes(c.status);
   return s;
+}
+
+// The status as decimal text for sampling rules, made once per code (HTTP has few of them).
+const STATUS_TEXT = new Map<i32, Uint8Array>();
+
+function statusBytes(status: i32): Uint8Array {
+  if (STATUS_TEXT.has(status)) return STATUS_TEXT.get(status);
+  const text = utf8(status.toString());
+  // Bounded: at most the 1,000 codes from 0 to 999 (parseStatus reads three digits).
+  if (status >= 0 && status < 1000) STATUS_TEXT.set(status, text);
+  return text;
 }
 
 /**

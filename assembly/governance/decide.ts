@@ -4,7 +4,7 @@
 // combined deterministically: user rules before company rules before regex rules, each category in
 // /v1/rules order, and the FIRST blocking rule wins. Headers of every matched rule are merged, a
 // name set by a rule of higher precedence winning. Merge tags take the cohort entry's values.
-import { ByteWriter, utf8, asciiLower } from "../codec/bytes";
+import { ByteWriter, utf8, asciiLower, EMPTY_BYTES } from "../codec/bytes";
 import { JsonParser, JValue, JKind, JObject, JArray, JString, JNumber, JBool } from "../codec/json";
 import { writeJsonText } from "../codec/jsonwrite";
 import { HeaderMap } from "../runtime/headers";
@@ -12,9 +12,9 @@ import { RuleSet, Rule, Cohorts, CohortEntry, Condition, Field, Template, templa
 
 /** What a rule can look at, read once per request. */
 export class GovernanceInput {
-  verb: Uint8Array = new Uint8Array(0);
+  verb: Uint8Array = EMPTY_BYTES;
   /** The path without the query string. */
-  route: Uint8Array = new Uint8Array(0);
+  route: Uint8Array = EMPTY_BYTES;
   ip: Uint8Array | null = null;
   headers: HeaderMap = HeaderMap.empty();
   userId: string | null = null;
@@ -54,7 +54,7 @@ export class Decision {
   headerNames: Array<string> = [];
   headerValues: Array<string> = [];
   /** The blocked response's body (JSON), or empty. */
-  body: Uint8Array = new Uint8Array(0);
+  body: Uint8Array = EMPTY_BYTES;
 }
 
 class Match {

@@ -203,6 +203,13 @@ export function getProperty(path: ArrayBuffer): HostBytes {
   return new HostBytes(status, takeReturned());
 }
 
+/** A property's bytes, or null for any status but Ok: the per-call reads need no result object. */
+export function propertyBytes(path: ArrayBuffer): Uint8Array | null {
+  resetReturned();
+  if (proxy_get_property(changetype<usize>(path), path.byteLength, RET_PTR, RET_LEN) != Status.Ok) return null;
+  return takeReturned();
+}
+
 /** Builds a property path from dotted text, with the NUL separators every host accepts. */
 export function propertyPath(dotted: string): ArrayBuffer {
   const utf8 = String.UTF8.encode(dotted);
