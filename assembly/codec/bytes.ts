@@ -91,7 +91,7 @@ export class ByteWriter {
   /** A copy of what was written. */
   toBytes(): Uint8Array {
     noteAllocation(<usize>this.length);
-    return this.buf.slice(0, this.length);
+    return copyOf(this.buf.dataStart, this.length);
   }
 
   /** What was written, without a copy: valid until the writer is written to again. */
@@ -120,6 +120,21 @@ export class ByteWriter {
   reset(): void {
     this.length = 0;
   }
+}
+
+/**
+ * `n` bytes for a caller that writes every one of them at once (a copy, a batch): the zero fill
+ * `new Uint8Array` does first is skipped (the minimal runtime's allocator leaves memory as it is).
+ */
+export function uninitialised(n: i32): Uint8Array {
+  return Uint8Array.wrap(changetype<ArrayBuffer>(__new(<usize>max(n, 0), idof<ArrayBuffer>())));
+}
+
+/** A copy of `len` bytes at `src`. */
+export function copyOf(src: usize, len: i32): Uint8Array {
+  const out = uninitialised(len);
+  memory.copy(out.dataStart, src, <usize>len);
+  return out;
 }
 
 /** A shared empty byte array, for defaults (never written to). */

@@ -2,6 +2,7 @@
 // LZ77 over a 32 KB window with hash chains and lazy matching (the parameters of zlib's level 6),
 // then per block the cheapest of dynamic Huffman, fixed Huffman or stored coding.
 import { crc32, fixedLiteralLengths } from "./inflate";
+import { copyOf } from "./bytes";
 
 const WSIZE = 32768;
 const WMASK = WSIZE - 1;
@@ -517,7 +518,7 @@ export function deflateRaw(src: Uint8Array): Uint8Array {
   const out = new BitWriter(src.length / 3 + 64);
   new Deflater(src, out).run();
   out.align();
-  return out.buf.slice(0, out.len);
+  return copyOf(out.buf.dataStart, out.len);
 }
 
 /** Compresses `src` as one gzip member (no name, no timestamp: the same input gives the same bytes). */

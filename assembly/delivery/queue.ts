@@ -1,5 +1,6 @@
 // The per-root event queue: a FIFO of finished events (JSON bytes). Its bounds (events, and bytes
 // together with what the sender holds) are enforced by the root when it admits an event.
+import { uninitialised } from "../codec/bytes";
 
 export class EventQueue {
   private items: Array<Uint8Array> = [];
@@ -66,7 +67,8 @@ export class EventQueue {
 export function joinBatch(events: Array<Uint8Array>): Uint8Array {
   let size = 2 + max(events.length - 1, 0);
   for (let i = 0; i < events.length; i++) size += events[i].length;
-  const out = new Uint8Array(size);
+  // Every byte is written below: no zero fill first.
+  const out = uninitialised(size);
   let p = out.dataStart;
   store<u8>(p++, 0x5b);
   for (let i = 0; i < events.length; i++) {
