@@ -1,5 +1,6 @@
 // Randomness: UUID v4 for transaction ids, uniform numbers for sampling and jitter. Kong links no `env.seed` (Math.random needs it), so randomness is a
 // xorshift128+ generator seeded from the clock and mixed with every request's own values.
+import { uninitialised } from "./bytes";
 
 let s0: u64 = 0x9e3779b97f4a7c15;
 let s1: u64 = 0xbf58476d1ce4e5b9;
@@ -29,26 +30,25 @@ function next(): u64 {
   return s1 + y;
 }
 
-const HEX: string = "0123456789abcdef";
+const HEX = memory.data<u8>([0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66]);
+const RAW = memory.data(16);
 
 /** A random (version 4, variant 1) UUID in its 36-character text form. */
 export function uuid4(): Uint8Array {
   if (!seeded) mixEntropy(0x5851f42d4c957f2d);
-  const a = next();
-  const b = next();
-  const bytes = new Uint8Array(16);
-  for (let i = 0; i < 8; i++) {
-    bytes[i] = <u8>(a >> (i * 8));
-    bytes[8 + i] = <u8>(b >> (i * 8));
-  }
-  bytes[6] = (bytes[6] & 0x0f) | 0x40;
-  bytes[8] = (bytes[8] & 0x3f) | 0x80;
-  const out = new Uint8Array(36);
-  let o = 0;
-  for (let i = 0; i < 16; i++) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = 0x2d;
-    out[o++] = <u8>HEX.charCodeAt(bytes[i] >> 4);
-    out[o++] = <u8>HEX.charCodeAt(bytes[i] & 15);
+  // One is made for every call: raw memory for the 16 bytes, and every text byte written once.
+  store<u64>(RAW, next());
+  store<u64>(RAW + 8, next());
+  store<u8>(RAW + 6, (load<u8>(RAW + 6) & 0x0f) | 0x40);
+  store<u8>(RAW + 8, (load<u8>(RAW + 8) & 0x3f) | 0x80);
+  const out = uninitialised(36);
+  const p = out.dataStart;
+  let o: usize = 0;
+  for (let i: usize = 0; i < 16; i++) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) store<u8>(p + o++, 0x2d);
+    const b = load<u8>(RAW + i);
+    store<u8>(p + o++, load<u8>(HEX + (b >> 4)));
+    store<u8>(p + o++, load<u8>(HEX + (b & 15)));
   }
   return out;
 }
