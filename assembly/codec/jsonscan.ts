@@ -3,7 +3,7 @@
 // (big integers keep every digit, [] stays [], escapes and spacing stay), each masked value replaced
 // by "*****" — a few block copies, not a re-encoding. Nothing is decoded into strings, and nesting is
 // tracked on an explicit stack, so a hostile body cannot exhaust the call stack.
-import { ByteWriter, hexVal, utf8Sequence } from "./bytes";
+import { ByteWriter, hexVal, utf8Sequence, JSON_BYTE } from "./bytes";
 
 const MASKED = Uint8Array.wrap(String.UTF8.encode("\"*****\""));
 
@@ -54,19 +54,6 @@ const ARRAY: u8 = 2;
 @inline function isDigit(c: u32): bool {
   return c - 0x30 < 10;
 }
-
-// What a byte means inside a string: 0 plain, 1 the closing quote, 2 an escape, 3 a control
-// character (invalid), 4 the start of a UTF-8 sequence. One load per byte instead of four tests.
-const IN_STRING = memory.data<u8>([
-  3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
-  0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
-  4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
-  4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
-  4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
-]);
 
 class Scanner {
   pos: i32 = 0;
@@ -134,8 +121,8 @@ class Scanner {
     const end = this.end;
     while (i < end) {
       const c = this.at(i);
-      const kind = load<u8>(IN_STRING + c);
-      if (kind == 0) { i++; continue; }
+      const kind = load<u8>(JSON_BYTE + c);
+      if (kind == 0 || kind == 5) { i++; continue; }
       if (kind == 1) return i + 1;
       if (kind == 2) {
         this.lastEscaped = true;

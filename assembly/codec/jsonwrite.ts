@@ -1,26 +1,13 @@
 // Writing JSON strings from untrusted bytes. Header values and tokens may hold any byte; the event
 // must still be valid UTF-8 JSON, so invalid sequences become U+FFFD (maximal subparts, as WHATWG
 // decoders do) and control characters are escaped.
-import { ByteWriter, utf8Sequence } from "./bytes";
+import { ByteWriter, utf8Sequence, JSON_BYTE } from "./bytes";
 
 const HEX: string = "0123456789abcdef";
 
 function replacement(w: ByteWriter): void {
   w.byte(0xef).byte(0xbf).byte(0xbd);
 }
-
-// Per byte: 0 copied as it is, 1 needs a look (quote, backslash, control, UTF-8 lead), 2 an ASCII
-// capital (copied as it is unless header names are folded).
-const OUT_CLASS = memory.data<u8>([
-  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-  0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 1, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-]);
 
 /** Writes src[start, start+len) as a quoted JSON string; `lower` folds ASCII A–Z (header names). */
 export function writeJsonString(w: ByteWriter, src: Uint8Array, start: i32 = 0, len: i32 = -1, lower: bool = false): void {
@@ -32,10 +19,10 @@ export function writeJsonString(w: ByteWriter, src: Uint8Array, start: i32 = 0, 
   while (i < len) {
     // Most bytes need nothing: copy each run of them in one go.
     let j = i;
-    // Bit k of `plain` says class k continues the run: a capital stops it only when folding
-    // (it is then written lowered, below).
-    const plain: u32 = lower ? 1 : 5;
-    while (j < len && ((plain >> load<u8>(OUT_CLASS + load<u8>(base + j))) & 1) != 0) j++;
+    // Bit k of `plain` says JSON_BYTE class k continues the run: a capital stops it only when
+    // folding (it is then written lowered, below).
+    const plain: u32 = lower ? 0b000001 : 0b100001;
+    while (j < len && ((plain >> load<u8>(JSON_BYTE + load<u8>(base + j))) & 1) != 0) j++;
     if (j > i) {
       w.bytes(src, start + i, j - i);
       i = j;
