@@ -9,6 +9,7 @@
 // (sized by the limit, not by the input) and nothing per member or per block.
 
 import { noteAllocation } from "../runtime/pressure";
+import { uninitialised } from "./bytes";
 
 export const enum InflateStatus { Ok = 0, TooLarge = 1, Corrupt = 2 }
 
@@ -141,7 +142,8 @@ class Inflater {
     this.maxOut = maxOut;
     const cap = min(max(64, src.length * 4), max(maxOut, 64));
     noteAllocation(<usize>cap);
-    this.out = new Uint8Array(cap);
+    // Only bytes below outLen are ever read (a back-reference past them is corrupt): no zero fill.
+    this.out = uninitialised(cap);
     this.outLen = 0;
     this.tooLarge = false;
   }
@@ -208,7 +210,7 @@ class Inflater {
       let cap = this.out.length << 1;
       while (cap < need) cap <<= 1;
       cap = min(cap, this.maxOut);
-      const next = new Uint8Array(cap);
+      const next = uninitialised(cap);
       noteAllocation(<usize>cap);
       memory.copy(next.dataStart, this.out.dataStart, this.outLen);
       this.out = next;
