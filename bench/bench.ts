@@ -126,15 +126,20 @@ function compression(batch: Buffer) {
     return ex.result_len() as number;
   };
   const time = (fn: () => number) => {
-    // Warm up first: V8 runs new wasm code in its baseline tier until it is hot (Kong's runtimes
-    // compile it optimised ahead of time), and zlib has its own first-call costs.
+    // Warm up first, by time as well as by count: V8 runs new wasm code in its baseline tier until
+    // the optimised code is compiled in the background (Kong's runtimes compile it optimised ahead
+    // of time), and zlib has its own first-call costs. Then the median of five rounds.
     let size = 0;
-    for (let i = 0; i < 10; i++) size = fn();
-    const reps = QUICK ? 5 : 60;
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < reps; i++) size = fn();
-    const s = Number(process.hrtime.bigint() - t0) / 1e9;
-    return { size, mbps: (batch.length * reps) / s / 1e6 };
+    const w0 = Date.now();
+    for (let i = 0; i < 20 || Date.now() - w0 < (QUICK ? 100 : 500); i++) size = fn();
+    const reps = QUICK ? 2 : 12;
+    const rounds: number[] = [];
+    for (let r = 0; r < 5; r++) {
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < reps; i++) size = fn();
+      rounds.push((batch.length * reps) / (Number(process.hrtime.bigint() - t0) / 1e9) / 1e6);
+    }
+    return { size, mbps: median(rounds) };
   };
   return {
     raw: batch.length,

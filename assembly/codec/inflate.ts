@@ -391,8 +391,9 @@ export function inflateRaw(src: Uint8Array, maxOut: i32): InflateResult {
   return inf.done(inf.run());
 }
 
-// CRC-32 four bytes at a time ("slicing by 4"): four 256-entry tables, made on first use.
-const CRC_TABLE = new StaticArray<u32>(1024);
+// CRC-32 eight bytes at a time ("slicing by 8"): eight 256-entry tables (8 KB of memory, none of
+// the module), made on first use. It runs over every gzip'd body inflated and every batch gzip'd.
+const CRC_TABLE = new StaticArray<u32>(2048);
 let crcReady = false;
 
 export function crc32(data: Uint8Array, start: i32 = 0, len: i32 = -1, crc: u32 = 0): u32 {
@@ -404,7 +405,7 @@ export function crc32(data: Uint8Array, start: i32 = 0, len: i32 = -1, crc: u32 
       unchecked(t[n] = c);
     }
     for (let n = 0; n < 256; n++) {
-      for (let k = 1; k < 4; k++) {
+      for (let k = 1; k < 8; k++) {
         const prev = unchecked(t[(k - 1) * 256 + n]);
         unchecked(t[k * 256 + n] = (prev >> 8) ^ unchecked(t[prev & 0xff]));
       }
@@ -415,9 +416,11 @@ export function crc32(data: Uint8Array, start: i32 = 0, len: i32 = -1, crc: u32 
   let c = ~crc;
   const base = data.dataStart + start;
   let i = 0;
-  for (; i + 4 <= len; i += 4) {
+  for (; i + 8 <= len; i += 8) {
     c ^= load<u32>(base + i);
-    c = unchecked(t[768 + (c & 0xff)]) ^ unchecked(t[512 + ((c >> 8) & 0xff)]) ^ unchecked(t[256 + ((c >> 16) & 0xff)]) ^ unchecked(t[c >> 24]);
+    const hi = load<u32>(base + i + 4);
+    c = unchecked(t[1792 + (c & 0xff)]) ^ unchecked(t[1536 + ((c >> 8) & 0xff)]) ^ unchecked(t[1280 + ((c >> 16) & 0xff)]) ^ unchecked(t[1024 + (c >> 24)]) ^
+      unchecked(t[768 + (hi & 0xff)]) ^ unchecked(t[512 + ((hi >> 8) & 0xff)]) ^ unchecked(t[256 + ((hi >> 16) & 0xff)]) ^ unchecked(t[hi >> 24]);
   }
   for (; i < len; i++) c = unchecked(t[(c ^ load<u8>(base + i)) & 0xff]) ^ (c >> 8);
   return ~c;
