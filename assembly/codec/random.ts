@@ -36,7 +36,8 @@ const RAW = memory.data(16);
 /** A random (version 4, variant 1) UUID in its 36-character text form. */
 export function uuid4(): Uint8Array {
   if (!seeded) mixEntropy(0x5851f42d4c957f2d);
-  // One is made for every call: raw memory for the 16 bytes, and every text byte written once.
+  // A transaction id is made for every call: the 16 random bytes in static memory, each text
+  // byte written once.
   store<u64>(RAW, next());
   store<u64>(RAW + 8, next());
   store<u8>(RAW + 6, (load<u8>(RAW + 6) & 0x0f) | 0x40);

@@ -303,7 +303,7 @@ export class Regex {
     let nlist = this.nlist;
     const mark = this.mark;
     const stack = this.stack;
-    // Generations tell this call's marks from the last call's: clear them once, not per byte.
+    // Generations restart with each call: the marks the last call left are cleared first.
     for (let i = 0; i < n; i++) unchecked(mark[i] = 0);
     const len = text.length;
     let generation = 1;

@@ -60,9 +60,13 @@ function takeReturned(slack: u32 = 0): Uint8Array {
   if (slack > 0 && ptr != 0) len = max(len, mapExtent(ptr, len + slack));
   noteAllocation(len);
   if (ptr == 0) return new Uint8Array(<i32>len);
-  const block = changetype<ArrayBuffer>(<usize>ptr);
-  if (len <= <u32>block.byteLength) return Uint8Array.wrap(block, 0, <i32>len);
-  // A length past the block the host was given: keep what it names, as a copy (a host defect).
+  // A block from hostAlloc is an ArrayBuffer, as its header says (the runtime id 8 bytes before it).
+  if (ptr >= 20 && load<u32>(ptr - 8) == idof<ArrayBuffer>()) {
+    const block = changetype<ArrayBuffer>(<usize>ptr);
+    if (len <= <u32>block.byteLength) return Uint8Array.wrap(block, 0, <i32>len);
+  }
+  // A length past the block, or a block that is not one of ours (host defects): keep what it names,
+  // as a copy, and leave the block alone (it is not the collector's to free).
   const out = new Uint8Array(<i32>len);
   memory.copy(out.dataStart, ptr, len);
   return out;
