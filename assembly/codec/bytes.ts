@@ -137,6 +137,9 @@ export function copyOf(src: usize, len: i32): Uint8Array {
   return out;
 }
 
+/** "0123456789abcdef", for writing bytes as hex (transaction ids, \u escapes). */
+export const HEX_DIGITS = memory.data<u8>([0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66]);
+
 /**
  * What a byte is to JSON text, for the scanner and the string writer (one load per byte instead of
  * a run of tests): 0 plain, 1 a quote, 2 a backslash, 3 a control character, 4 a byte of 0x80 and

@@ -1,9 +1,7 @@
 // Writing JSON strings from untrusted bytes. Header values and tokens may hold any byte; the event
 // must still be valid UTF-8 JSON, so invalid sequences become U+FFFD (maximal subparts, as WHATWG
 // decoders do) and control characters are escaped.
-import { ByteWriter, utf8Sequence, JSON_BYTE } from "./bytes";
-
-const HEX: string = "0123456789abcdef";
+import { ByteWriter, utf8Sequence, JSON_BYTE, HEX_DIGITS } from "./bytes";
 
 function replacement(w: ByteWriter): void {
   w.byte(0xef).byte(0xbf).byte(0xbd);
@@ -36,7 +34,7 @@ export function writeJsonString(w: ByteWriter, src: Uint8Array, start: i32 = 0, 
         if (b == 0x0a) w.byte(0x5c).byte(0x6e);
         else if (b == 0x0d) w.byte(0x5c).byte(0x72);
         else if (b == 0x09) w.byte(0x5c).byte(0x74);
-        else w.ascii("\\u00").byte(<u8>HEX.charCodeAt(b >> 4)).byte(<u8>HEX.charCodeAt(b & 15));
+        else w.ascii("\\u00").byte(load<u8>(HEX_DIGITS + (b >> 4))).byte(load<u8>(HEX_DIGITS + (b & 15)));
       } else if (lower && b >= 0x41 && b <= 0x5a) {
         w.byte(<u8>(b | 0x20));
       } else {

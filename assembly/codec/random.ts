@@ -1,6 +1,6 @@
 // Randomness: UUID v4 for transaction ids, uniform numbers for sampling and jitter. Kong links no `env.seed` (Math.random needs it), so randomness is a
 // xorshift128+ generator seeded from the clock and mixed with every request's own values.
-import { uninitialised } from "./bytes";
+import { uninitialised, HEX_DIGITS } from "./bytes";
 
 let s0: u64 = 0x9e3779b97f4a7c15;
 let s1: u64 = 0xbf58476d1ce4e5b9;
@@ -30,7 +30,6 @@ function next(): u64 {
   return s1 + y;
 }
 
-const HEX = memory.data<u8>([0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66]);
 const RAW = memory.data(16);
 
 /** A random (version 4, variant 1) UUID in its 36-character text form. */
@@ -48,8 +47,8 @@ export function uuid4(): Uint8Array {
   for (let i: usize = 0; i < 16; i++) {
     if (i == 4 || i == 6 || i == 8 || i == 10) store<u8>(p + o++, 0x2d);
     const b = load<u8>(RAW + i);
-    store<u8>(p + o++, load<u8>(HEX + (b >> 4)));
-    store<u8>(p + o++, load<u8>(HEX + (b & 15)));
+    store<u8>(p + o++, load<u8>(HEX_DIGITS + (b >> 4)));
+    store<u8>(p + o++, load<u8>(HEX_DIGITS + (b & 15)));
   }
   return out;
 }

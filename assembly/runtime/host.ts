@@ -201,17 +201,18 @@ export function replaceHeader(mapType: i32, name: ArrayBuffer, value: Uint8Array
  * only NUL). Unknown properties answer NotFound, which is normal: older Kong lacks many of them.
  */
 export function getProperty(path: ArrayBuffer): HostBytes {
-  resetReturned();
-  const status = proxy_get_property(changetype<usize>(path), path.byteLength, RET_PTR, RET_LEN);
-  if (status != Status.Ok) return new HostBytes(status, null);
-  return new HostBytes(status, takeReturned());
+  const status = askProperty(path);
+  return new HostBytes(status, status == Status.Ok ? takeReturned() : null);
 }
 
 /** A property's bytes, or null for any status but Ok: the per-call reads need no result object. */
 export function propertyBytes(path: ArrayBuffer): Uint8Array | null {
+  return askProperty(path) == Status.Ok ? takeReturned() : null;
+}
+
+function askProperty(path: ArrayBuffer): u32 {
   resetReturned();
-  if (proxy_get_property(changetype<usize>(path), path.byteLength, RET_PTR, RET_LEN) != Status.Ok) return null;
-  return takeReturned();
+  return proxy_get_property(changetype<usize>(path), path.byteLength, RET_PTR, RET_LEN);
 }
 
 /** Builds a property path from dotted text, with the NUL separators every host accepts. */
