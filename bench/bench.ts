@@ -4,7 +4,8 @@ import os from "node:os";
 import zlib from "node:zlib";
 import { readFileSync, writeFileSync, statSync, existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { scenarios, benchHost, measure, BENCH_CONFIG, PhaseCost, requestState, wasm } from "./inprocess.ts";
+import { scenarios, benchHost, measure, BENCH_CONFIG, PhaseCost, Scenario, requestState, wasm } from "./inprocess.ts";
+import type { KongWasmHost } from "../tests/host/kong-host.ts";
 import { endToEnd } from "./e2e.ts";
 import { profile, namedBuild, moduleOf, layerOf } from "./size.ts";
 import { profileWasm, purposeOf, sumBy } from "./profile.ts";
@@ -71,7 +72,6 @@ async function hostileBodies(n: number): Promise<{ name: string; bytes: number; 
   return rows;
 }
 
-/** The filter's own time with 0, 10 and 100 rules in force, side by side. */
 /**
  * The filter's own time with 0, 10 and 100 rules in force, side by side, for this build and (when
  * it is there) the build before issue 14, in interleaved rounds (the median round).
@@ -83,34 +83,19 @@ async function governanceCost(n: number): Promise<{ rules: number; requestPath: 
     regex_config: [{ conditions: [{ path: "request.route", value: `^/v9/route${i}/` }, { path: "request.headers.x-plan", value: "^free$" }] }],
     response: { status: 429, body: { error: "quota" } },
   }));
-  const previousFile = `${rootDir}/bench/baseline/moesif-previous.wasm`;
-  const previous = existsSync(previousFile) ? readFileSync(previousFile) : null;
-  const setups = [0, 10, 100].map((count) => ({
-    count,
-    now: benchHost("moesif", BENCH_CONFIG, 201, undefined, undefined, ruleSet(count)).host,
-    before: previous ? benchHost("moesif", BENCH_CONFIG, 201, undefined, previous, ruleSet(count)).host : null,
-  }));
-  for (const { now, before } of setups) {
-    for (const host of before ? [now, before] : [now]) {
+  const previous = readBuild(PREVIOUS_BUILD);
+  const rows = [];
+  for (const count of [0, 10, 100]) {
+    // This build first; the build before issue 14 beside it when it is there.
+    const hosts = [undefined, ...(previous ? [previous] : [])].map((bytes) => benchHost("moesif", BENCH_CONFIG, 201, undefined, bytes, ruleSet(count)).host);
+    for (const host of hosts) {
       host.tickAll(); // fetches the config and the rules
       await host.settle();
       await measure(host, s, Math.min(n, 1000));
     }
-  }
-  const rows = [];
-  const rounds = 5;
-  const per = Math.max(50, Math.floor(n / rounds));
-  for (const { count, now, before } of setups) {
-    const path: number[] = [], whole: number[] = [], prevPath: number[] = [];
-    for (let r = 0; r < rounds; r++) {
-      const c = await measure(now, s, per);
-      path.push(us(c.requestPathWasmNs, per));
-      whole.push(us(c.requestPathWasmNs + c.deferredWasmNs, per));
-      if (before) prevPath.push(us((await measure(before, s, per)).requestPathWasmNs, per));
-    }
-    rows.push({ rules: count, requestPath: median(path), whole: median(whole), previousPath: before ? median(prevPath) : NaN });
-    now.stop();
-    before?.stop();
+    const [now, before] = await interleaved(hosts, s, 5, Math.max(50, Math.floor(n / 5)));
+    rows.push({ rules: count, requestPath: now.path, whole: now.whole, previousPath: before ? before.path : NaN });
+    for (const host of hosts) host.stop();
   }
   return rows;
 }
@@ -292,7 +277,7 @@ async function main() {
   const ownOf = (r: Row) => us(r.moesif.requestPathWasmNs + r.moesif.deferredWasmNs, r.moesif.requests);
   const pathOf = (r: Row) => us(r.moesif.requestPathWasmNs, r.moesif.requests);
   const [get, , , gzipped] = rows;
-  const previousSize = existsSync(`${rootDir}/bench/baseline/moesif-previous.wasm`) ? statSync(`${rootDir}/bench/baseline/moesif-previous.wasm`).size : NaN;
+  const previousSize = readBuild(PREVIOUS_BUILD)?.length ?? NaN;
   // What the harness charges a filter that does nothing (§1): the floor under each own figure.
   const noopWhole = (r: Row) => us(r.noop.requestPathWasmNs + r.noop.deferredWasmNs, r.noop.requests);
   const noopPath = Math.max(...rows.map((r) => us(r.noop.requestPathWasmNs, r.noop.requests)));
@@ -335,22 +320,52 @@ main().catch((e) => {
   process.exit(1);
 });
 
+/** The build before issue 14, measured beside the current one (sections 1b and 7). */
+const PREVIOUS_BUILD = "bench/baseline/moesif-previous.wasm";
+
 /** The builds compared in section 1b, oldest first. */
 const BUILDS = [
   { label: "first measured", file: "bench/baseline/moesif-before.wasm" },
-  { label: "previous (before issue 14)", file: "bench/baseline/moesif-previous.wasm" },
+  { label: "previous (before issue 14)", file: PREVIOUS_BUILD },
   { label: "now", file: "build/moesif.wasm" },
 ];
+
+/** A build's bytes, by its path in the repository; null when it is not there. */
+function readBuild(file: string): Buffer | null {
+  const path = `${rootDir}/${file}`;
+  return existsSync(path) ? readFileSync(path) : null;
+}
+
+/**
+ * Each host runs `per` calls of the scenario, in turn, round after round, so a slow spell of this
+ * shared machine falls on every host alike; per host, the median round's own µs per call (whole
+ * call and request path).
+ */
+async function interleaved(hosts: KongWasmHost[], s: Scenario, rounds: number, per: number): Promise<{ whole: number; path: number }[]> {
+  const whole: number[][] = hosts.map(() => []);
+  const path: number[][] = hosts.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < hosts.length; k++) {
+      const c = await measure(hosts[k], s, per);
+      whole[k].push(us(c.requestPathWasmNs + c.deferredWasmNs, per));
+      path[k].push(us(c.requestPathWasmNs, per));
+    }
+  }
+  return hosts.map((_, k) => ({ whole: median(whole[k]), path: median(path[k]) }));
+}
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-/** Section 1b: every build on every scenario, in interleaved rounds, so a noisy machine hits each alike. */
-/** The previous and the current build's own µs per call, JSON POST, GET and gzip'd (for the targets' notes). */
+/**
+ * Section 1b: every build on every scenario, in interleaved rounds, so a noisy machine hits each
+ * alike. Returns the previous and the current build's own µs per call, JSON POST, GET and gzip'd
+ * (for the targets' notes).
+ */
 async function beforeAndAfter(): Promise<{ previous: number[]; now: number[] }> {
-  const builds = BUILDS.filter((b) => existsSync(`${rootDir}/${b.file}`)).map((b) => ({ ...b, bytes: readFileSync(`${rootDir}/${b.file}`) }));
+  const builds = BUILDS.map((b) => ({ ...b, bytes: readBuild(b.file) })).filter((b) => b.bytes !== null).map((b) => ({ ...b, bytes: b.bytes! }));
   out(`## 1b. Before and after (the filter's own µs per request, every build in this run)`);
   out();
   out("`bench/baseline/moesif-before.wasm` is the filter as first measured (incremental garbage collector, byte-at-a-time inflate and CRC, a re-encoding JSON scanner); `bench/baseline/moesif-previous.wasm` the build before issue 14 (commit 95496a7: governance and Kong-exact header maps in, no speed work since). Each build runs the scenario in interleaved rounds; the figure is the median round, so a slow spell of this shared machine falls on every build alike.");
@@ -364,18 +379,10 @@ async function beforeAndAfter(): Promise<{ previous: number[]; now: number[] }> 
   for (const s of await scenarios()) {
     const hosts = builds.map((b) => benchHost("moesif", BENCH_CONFIG, 201, undefined, b.bytes).host);
     for (const h of hosts) await measure(h, s, Math.min(1000, per));
-    const whole: number[][] = hosts.map(() => []);
-    const path: number[][] = hosts.map(() => []);
-    for (let r = 0; r < rounds; r++) {
-      for (let k = 0; k < hosts.length; k++) {
-        const c = await measure(hosts[k], s, per);
-        whole[k].push(us(c.requestPathWasmNs + c.deferredWasmNs, per));
-        path[k].push(us(c.requestPathWasmNs, per));
-      }
-    }
+    const medians = await interleaved(hosts, s, rounds, per);
     for (const h of hosts) h.stop();
-    const w = whole.map(median);
-    const p = path.map(median);
+    const w = medians.map((m) => m.whole);
+    const p = medians.map((m) => m.path);
     const [first, prev, now] = [0, builds.length - 2, builds.length - 1];
     previous.push(w[prev]);
     current.push(w[now]);
