@@ -64,15 +64,16 @@ export class ByteWriter {
   }
 
   u64(v: u64): ByteWriter {
-    if (v == 0) return this.byte(0x30);
-    const digits = new StaticArray<u8>(20);
-    let n = 0;
-    while (v > 0) {
-      unchecked(digits[n++] = <u8>(0x30 + v % 10));
+    let n = 1;
+    for (let t = v / 10; t > 0; t /= 10) n++;
+    this.ensure(n);
+    // Written from the last digit back.
+    const p = this.buf.dataStart + this.length;
+    for (let i = n - 1; i >= 0; i--) {
+      store<u8>(p + i, <u8>(0x30 + v % 10));
       v /= 10;
     }
-    this.ensure(n);
-    while (n > 0) this.byte(unchecked(digits[--n]));
+    this.length += n;
     return this;
   }
 

@@ -20,11 +20,13 @@ export function writeHeaders(w: ByteWriter, map: HeaderMap, masks: Array<Uint8Ar
   let first = true;
   const data = map.data;
   const replaced = extraName !== null && extraValue !== null ? extraName : null;
+  const repeats = hasRepeats(map);
   for (let i = 0; i < map.count; i++) {
     const ks = map.keyStart(i);
     const kl = map.keyLength(i);
-    if (kl == 0 || data[ks] == 0x3a) continue;
-    if (isRepeat(map, i)) continue;
+    // Offsets come from decodeHeaderMap, which checked them against the block.
+    if (kl == 0 || load<u8>(data.dataStart + ks) == 0x3a) continue;
+    if (repeats && isRepeat(map, i)) continue;
     if (replaced !== null && kl == <u32>replaced.length && equalsLowered(data, ks, replaced)) continue;
     if (!first) w.byte(0x2c);
     first = false;
@@ -36,7 +38,7 @@ export function writeHeaders(w: ByteWriter, map: HeaderMap, masks: Array<Uint8Ar
       continue;
     }
     // Join this header's value with the values of later pairs of the same name.
-    let later = nextSame(map, i, i + 1);
+    let later = repeats ? nextSame(map, i, i + 1) : -1;
     if (later < 0) {
       writeJsonString(w, data, map.valueStart(i), map.valueLength(i));
       continue;
@@ -59,12 +61,15 @@ export function writeHeaders(w: ByteWriter, map: HeaderMap, masks: Array<Uint8Ar
   w.byte(0x7d);
 }
 
-function sameKey(map: HeaderMap, a: i32, b: i32): bool {
+/** Whether pairs a and b have the same name, ASCII case folded. Lengths first: most differ there. */
+@inline function sameKey(map: HeaderMap, a: i32, b: i32): bool {
   const n = map.keyLength(a);
-  if (map.keyLength(b) != n) return false;
-  const data = map.data;
-  const pa = data.dataStart + map.keyStart(a);
-  const pb = data.dataStart + map.keyStart(b);
+  return map.keyLength(b) == n && sameBytesFolded(map.data.dataStart, map.keyStart(a), map.keyStart(b), n);
+}
+
+function sameBytesFolded(base: usize, a: u32, b: u32, n: u32): bool {
+  const pa = base + a;
+  const pb = base + b;
   for (let j: u32 = 0; j < n; j++) {
     let x = load<u8>(pa + j);
     let y = load<u8>(pb + j);
@@ -73,6 +78,12 @@ function sameKey(map: HeaderMap, a: i32, b: i32): bool {
     if (x != y) return false;
   }
   return true;
+}
+
+/** Whether any name appears twice: most maps have no repeats, and then no pair needs joining. */
+function hasRepeats(map: HeaderMap): bool {
+  for (let i = 1; i < map.count; i++) if (isRepeat(map, i)) return true;
+  return false;
 }
 
 function isMasked(map: HeaderMap, i: i32, masks: Array<Uint8Array>): bool {
