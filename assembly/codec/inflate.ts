@@ -20,6 +20,7 @@ export class InflateResult {
 const MAXBITS = 15;
 /** Codes up to this long decode with one table lookup; longer ones bit by bit. */
 const FAST_BITS = 9;
+const FAST_MASK: usize = (1 << FAST_BITS) - 1;
 
 class Huffman {
   count: StaticArray<u16> = new StaticArray<u16>(MAXBITS + 1);
@@ -189,17 +190,6 @@ class Inflater {
     return need == 32 ? val : val & ((1 << need) - 1);
   }
 
-  /** bits(need) for need < 32, without a call when the buffer already holds them (extra bits). */
-  @inline private extra(need: i32): u32 {
-    if (this.bitcnt >= need) {
-      const v = this.bitbuf & ((1 << need) - 1);
-      this.bitbuf >>= need;
-      this.bitcnt -= need;
-      return v;
-    }
-    return this.bits(need);
-  }
-
   private room(n: i32): bool {
     const need = this.outLen + n;
     if (need > this.maxOut) {
@@ -244,6 +234,11 @@ class Inflater {
       this.bitcnt -= len;
       return e & 0xfff;
     }
+    return this.decodeSlow(h);
+  }
+
+  /** A code longer than the lookup table (or one the input ends inside): bit by bit, as puff.c. */
+  private decodeSlow(h: Huffman): i32 {
     let code = 0;
     let first = 0;
     let index = 0;
@@ -260,37 +255,144 @@ class Inflater {
     return -1;
   }
 
+  /** Hands the bit reader's and the output's state from codes()'s locals back to the fields. */
+  @inline private save(pos: i32, bitbuf: u32, bitcnt: i32, outLen: i32): void {
+    this.pos = pos;
+    this.bitbuf = bitbuf;
+    this.bitcnt = bitcnt;
+    this.outLen = outLen;
+  }
+
+  /**
+   * A block's literals and matches, up to its end-of-block code. The bit buffer, the input position
+   * and the output length live in locals here, handed to the fields only around the rare slow paths
+   * (long codes, a full output buffer): as fields, every symbol paid loads and stores through `this`.
+   */
   private codes(lencode: Huffman, distcode: Huffman): bool {
+    const src = this.src.dataStart;
+    const end = this.end;
+    let pos = this.pos;
+    let bitbuf = this.bitbuf;
+    let bitcnt = this.bitcnt;
+    let outLen = this.outLen;
+    let out = this.out.dataStart;
+    // Output below `room` needs no check: the smaller of the buffer's size and the limit.
+    let room = min(this.out.length, this.maxOut);
+    const lfast = changetype<usize>(lencode.fast);
+    const dfast = changetype<usize>(distcode.fast);
     while (true) {
-      const symbol = this.decode(lencode);
-      if (symbol < 0) return false;
+      // At least 25 bits in the buffer (unless the input ends): a literal/length code and its extra bits.
+      while (bitcnt <= 24 && pos < end) {
+        bitbuf |= <u32>load<u8>(src + pos) << bitcnt;
+        pos++;
+        bitcnt += 8;
+      }
+      let symbol: i32;
+      const e = <i32>load<u16>(lfast + ((<usize>bitbuf & FAST_MASK) << 1));
+      if (e != 0 && (e >> 12) <= bitcnt) {
+        const n = e >> 12;
+        bitbuf >>= n;
+        bitcnt -= n;
+        symbol = e & 0xfff;
+      } else {
+        this.save(pos, bitbuf, bitcnt, outLen);
+        symbol = this.decodeSlow(lencode);
+        if (symbol < 0) return false;
+        pos = this.pos;
+        bitbuf = this.bitbuf;
+        bitcnt = this.bitcnt;
+      }
       if (symbol < 256) {
-        // Most literals land in room already there: room() only when the buffer is full.
-        const at = this.outLen;
-        if ((at >= this.out.length || at >= this.maxOut) && !this.room(1)) return false;
-        store<u8>(this.out.dataStart + at, <u8>symbol);
-        this.outLen++;
+        if (outLen >= room) {
+          this.save(pos, bitbuf, bitcnt, outLen);
+          if (!this.room(1)) return false;
+          out = this.out.dataStart;
+          room = min(this.out.length, this.maxOut);
+        }
+        store<u8>(out + outLen, <u8>symbol);
+        outLen++;
         continue;
       }
-      if (symbol == 256) return true;
+      if (symbol == 256) {
+        this.save(pos, bitbuf, bitcnt, outLen);
+        return true;
+      }
       const li = symbol - 257;
-      if (li >= 29) return false;
-      const len = <i32>unchecked(LBASE[li]) + <i32>this.extra(<i32>unchecked(LEXT[li]));
-      const ds = this.decode(distcode);
-      if (ds < 0 || ds >= 30) return false;
-      const dist = <i32>unchecked(DBASE[ds]) + <i32>this.extra(<i32>unchecked(DEXT[ds]));
-      if (this.failed || dist > this.outLen) return false;
-      if (!this.room(len)) return false;
-      const base = this.out.dataStart;
-      let to = this.outLen;
-      let from = to - dist;
+      if (li >= 29) {
+        this.save(pos, bitbuf, bitcnt, outLen);
+        return false;
+      }
+      // Extra bits, then the distance code and its extra bits: refill before each, and an input
+      // that ends inside them is corrupt.
+      const lext = <i32>unchecked(LEXT[li]);
+      while (bitcnt <= 24 && pos < end) {
+        bitbuf |= <u32>load<u8>(src + pos) << bitcnt;
+        pos++;
+        bitcnt += 8;
+      }
+      if (bitcnt < lext) {
+        this.save(pos, bitbuf, bitcnt, outLen);
+        return false;
+      }
+      const len = <i32>unchecked(LBASE[li]) + <i32>(bitbuf & ((1 << lext) - 1));
+      bitbuf >>= lext;
+      bitcnt -= lext;
+      while (bitcnt <= 24 && pos < end) {
+        bitbuf |= <u32>load<u8>(src + pos) << bitcnt;
+        pos++;
+        bitcnt += 8;
+      }
+      let ds: i32;
+      const d = <i32>load<u16>(dfast + ((<usize>bitbuf & FAST_MASK) << 1));
+      if (d != 0 && (d >> 12) <= bitcnt) {
+        const n = d >> 12;
+        bitbuf >>= n;
+        bitcnt -= n;
+        ds = d & 0xfff;
+      } else {
+        this.save(pos, bitbuf, bitcnt, outLen);
+        ds = this.decodeSlow(distcode);
+        if (ds < 0) return false;
+        pos = this.pos;
+        bitbuf = this.bitbuf;
+        bitcnt = this.bitcnt;
+      }
+      if (ds >= 30) {
+        this.save(pos, bitbuf, bitcnt, outLen);
+        return false;
+      }
+      const dext = <i32>unchecked(DEXT[ds]);
+      while (bitcnt <= 24 && pos < end) {
+        bitbuf |= <u32>load<u8>(src + pos) << bitcnt;
+        pos++;
+        bitcnt += 8;
+      }
+      if (bitcnt < dext) {
+        this.save(pos, bitbuf, bitcnt, outLen);
+        return false;
+      }
+      const dist = <i32>unchecked(DBASE[ds]) + <i32>(bitbuf & ((1 << dext) - 1));
+      bitbuf >>= dext;
+      bitcnt -= dext;
+      if (dist > outLen) {
+        this.save(pos, bitbuf, bitcnt, outLen);
+        return false;
+      }
+      if (outLen + len > room) {
+        this.save(pos, bitbuf, bitcnt, outLen);
+        if (!this.room(len)) return false;
+        out = this.out.dataStart;
+        room = min(this.out.length, this.maxOut);
+      }
+      const to = out + outLen;
+      const from = to - dist;
       // Overlapping copies are how DEFLATE repeats runs: copy byte by byte when they overlap.
       if (dist >= len) {
-        memory.copy(base + to, base + from, len);
+        memory.copy(to, from, len);
       } else {
-        for (let i = 0; i < len; i++) store<u8>(base + to + i, load<u8>(base + from + i));
+        for (let i = 0; i < len; i++) store<u8>(to + i, load<u8>(from + i));
       }
-      this.outLen += len;
+      outLen += len;
     }
     return false;
   }

@@ -130,6 +130,35 @@ describe("inflate matches zlib", () => {
     }
   });
 
+  test("hostile raw DEFLATE, with no checksum to catch a wrong answer: accepted only as zlib accepts it", () => {
+    // Raw DEFLATE (a `deflate` body without the zlib wrapper) has no CRC: a distance reaching back
+    // past the output's start, or a stream ending inside a code's extra bits, must be refused by
+    // the decoder itself, or memory that is not the body would go into the event.
+    const r = rng(SEED + 3);
+    let refused = 0;
+    for (let i = 0; i < 3000; i++) {
+      const input = Buffer.from(zlib.deflateRawSync(payload(r).subarray(0, 3000), { level: 1 + r.int(9) }));
+      if (r.int(2) === 0) {
+        for (let k = 0; k < 1 + r.int(3); k++) input[r.int(input.length)] ^= 1 << r.int(8);
+      }
+      const cut = r.int(3) === 0 ? input.subarray(0, r.int(input.length)) : input;
+      const got = c.inflate("inflate_raw", cut, 1 << 20);
+      let ref: Buffer | null = null;
+      try {
+        ref = zlib.inflateRawSync(cut, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+      } catch {
+        ref = null;
+      }
+      if (got.status !== OK) {
+        refused++;
+        continue;
+      }
+      assert.ok(ref !== null, `seed ${SEED + 3} case ${i}: accepted what zlib refuses`);
+      assert.ok(ref!.subarray(0, got.out.length).equals(got.out), `seed ${SEED + 3} case ${i}: accepted with different output`);
+    }
+    assert.ok(refused > 300, `only ${refused} of 3000 hostile streams refused: the test is not hostile enough`);
+  });
+
   test("output is bounded: bombs stop at the limit", () => {
     const bomb = zlib.gzipSync(Buffer.alloc(50 * 1024 * 1024), { level: 9 });
     const before = c.memoryBytes;
