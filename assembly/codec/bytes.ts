@@ -6,9 +6,11 @@ export class ByteWriter {
   private buf: Uint8Array;
   length: i32 = 0;
 
-  constructor(capacity: i32 = 256) {
-    this.buf = new Uint8Array(max(capacity, 16));
-    noteAllocation(<usize>this.buf.length);
+  /** With `taken`, the writer's content is those bytes, taken over rather than copied (see taking). */
+  constructor(capacity: i32 = 256, taken: Uint8Array | null = null) {
+    this.buf = taken !== null ? taken : new Uint8Array(max(capacity, 16));
+    if (taken !== null) this.length = taken.length;
+    else noteAllocation(<usize>this.buf.length);
   }
 
   /**
@@ -16,10 +18,7 @@ export class ByteWriter {
    * follows is written after them. Nothing else may write to `bytes` afterwards.
    */
   static taking(bytes: Uint8Array): ByteWriter {
-    const w = new ByteWriter(16);
-    w.buf = bytes;
-    w.length = bytes.length;
-    return w;
+    return new ByteWriter(0, bytes);
   }
 
   @inline private ensure(extra: i32): void {

@@ -80,9 +80,22 @@ function sameBytesFolded(base: usize, a: u32, b: u32, n: u32): bool {
   return true;
 }
 
-/** Whether any name appears twice: most maps have no repeats, and then no pair needs joining. */
+/**
+ * Whether any name appears twice: most maps have no repeats, and then no pair needs joining. A
+ * 64-bit filter of (length, first and last byte) leaves the exact comparison to the few names
+ * whose filter bit another name already set, so a map costs one pass, not one per pair.
+ */
 function hasRepeats(map: HeaderMap): bool {
-  for (let i = 1; i < map.count; i++) if (isRepeat(map, i)) return true;
+  const base = map.data.dataStart;
+  let seen: u64 = 0;
+  for (let i = 0; i < map.count; i++) {
+    const n = map.keyLength(i);
+    if (n == 0) continue;
+    const at = base + map.keyStart(i);
+    const bit = (<u64>1) << ((<u64>n * 7 + <u64>(load<u8>(at) | 0x20) * 3 + <u64>(load<u8>(at + n - 1) | 0x20)) & 63);
+    if ((seen & bit) != 0 && isRepeat(map, i)) return true;
+    seen |= bit;
+  }
   return false;
 }
 
