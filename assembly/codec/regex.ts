@@ -15,6 +15,9 @@ const MATCH: u8 = 7;
 
 /** Longest program a pattern may compile to (counted repeats are expanded). */
 const MAX_PROGRAM = 4096;
+/** Longest leading literal looked for anywhere in a text (a longer one: its first bytes). */
+const MAX_LITERAL = 16;
+const NO_LITERAL = new Uint8Array(0);
 
 class Inst {
   constructor(public op: u8, public x: i32 = 0, public y: i32 = 0) {}
@@ -197,7 +200,15 @@ class Parser {
 }
 
 export class Regex {
+  /** The program while it is emitted; then flattened into `code` and dropped. */
   private prog: Array<Inst> = [];
+  /**
+   * The program, three numbers per instruction (op, x, y): one object for the collector to visit
+   * instead of one per instruction, which with a hundred rules made marking the larger part of the
+   * collector's work (npm run bench §7).
+   */
+  private code: StaticArray<i32> = new StaticArray<i32>(0);
+  private size: i32 = 0;
   private classes: Array<StaticArray<u8>> = [];
   /** Set when the pattern could not be compiled; such a regex matches nothing. */
   error: string = "";
@@ -210,11 +221,27 @@ export class Regex {
   private stack: StaticArray<i32> = new StaticArray<i32>(0);
   /** No thread can start past the first byte (every way in begins with ^): stop once none is left. */
   private anchored: bool = false;
+  /**
+   * Bytes every match begins with (the pattern's leading literal), and whether they must open the
+   * text: most texts a rule tests fail on them, and a comparison rules them out before the VM runs.
+   */
+  private literal: Uint8Array = NO_LITERAL;
+  private literalAtStart: bool = false;
 
   constructor(pattern: string) {
     this.error = this.compile(pattern);
     if (this.error.length > 0) this.prog = [];
     const n = this.prog.length;
+    const code = new StaticArray<i32>(n * 3);
+    for (let i = 0; i < n; i++) {
+      const inst = unchecked(this.prog[i]);
+      unchecked(code[i * 3] = <i32>inst.op);
+      unchecked(code[i * 3 + 1] = inst.x);
+      unchecked(code[i * 3 + 2] = inst.y);
+    }
+    this.code = code;
+    this.size = n;
+    this.prog = [];
     this.clist = new StaticArray<i32>(n);
     this.nlist = new StaticArray<i32>(n);
     this.mark = new StaticArray<i32>(n);
@@ -224,7 +251,56 @@ export class Regex {
       this.anchored = this.add(this.clist, 0, 0, 1, 2, this.mark, 1, this.stack) == 0 &&
         this.add(this.clist, 0, 0, 1, 1, this.mark, 2, this.stack) == 0;
       for (let i = 0; i < n; i++) unchecked(this.mark[i] = 0);
+      this.findLiteral();
     }
+  }
+
+  /**
+   * The leading literal: the CHAR instructions at the program's start (after a ^), cut short where
+   * a jump or split lands inside them, since only then does every way to MATCH pass through all
+   * of them in order from the first. Unanchored, at most MAX_LITERAL bytes, so that looking for it
+   * stays linear in the text.
+   */
+  private findLiteral(): void {
+    const code = this.code;
+    const n = this.size;
+    let start = 0;
+    if (unchecked(code[0]) == BOL) start = 1;
+    let end = start;
+    while (end < n && unchecked(code[end * 3]) == CHAR) end++;
+    for (let i = 0; i < n; i++) {
+      const op = unchecked(code[i * 3]);
+      if (op != JMP && op != SPLIT) continue;
+      const x = unchecked(code[i * 3 + 1]);
+      const y = op == SPLIT ? unchecked(code[i * 3 + 2]) : x;
+      // A way back to the ^ itself, or into the literal: only the part before it is certain.
+      if (x <= start || y <= start) return;
+      if (x < end) end = x;
+      if (y < end) end = y;
+    }
+    if (start == 0) end = min(end, MAX_LITERAL);
+    if (end <= start) return;
+    const lit = new Uint8Array(end - start);
+    for (let i = start; i < end; i++) unchecked(lit[i - start] = <u8>unchecked(code[i * 3 + 1]));
+    this.literal = lit;
+    this.literalAtStart = start == 1;
+  }
+
+  /** Whether `text` can hold a match at all, by its leading literal. */
+  private mayMatch(text: Uint8Array): bool {
+    const lit = this.literal;
+    const m = lit.length;
+    if (m == 0) return true;
+    const len = text.length;
+    if (len < m) return false;
+    const t = text.dataStart;
+    const l = lit.dataStart;
+    if (this.literalAtStart) return memory.compare(t, l, m) == 0;
+    const first = load<u8>(l);
+    for (let i = 0; i <= len - m; i++) {
+      if (load<u8>(t + i) == first && memory.compare(t + i, l, m) == 0) return true;
+    }
+    return false;
   }
 
   private compile(pattern: string): string {
@@ -297,8 +373,9 @@ export class Regex {
 
   /** Whether the pattern matches anywhere in `text` (as JavaScript's RegExp.test does). */
   test(text: Uint8Array): bool {
-    const n = this.prog.length;
-    if (n == 0) return false;
+    const n = this.size;
+    if (n == 0 || !this.mayMatch(text)) return false;
+    const code = this.code;
     let clist = this.clist;
     let nlist = this.nlist;
     const mark = this.mark;
@@ -309,18 +386,19 @@ export class Regex {
     let generation = 1;
     let ccount = this.add(clist, 0, 0, 0, len, mark, generation, stack);
     for (let pos = 0; ; pos++) {
-      for (let i = 0; i < ccount; i++) if (unchecked(this.prog[unchecked(clist[i])]).op == MATCH) return true;
+      for (let i = 0; i < ccount; i++) if (unchecked(code[unchecked(clist[i]) * 3]) == MATCH) return true;
       if (pos >= len || (ccount == 0 && this.anchored)) return false;
       generation++;
-      const c = <i32>text[pos];
+      const c = <i32>load<u8>(text.dataStart + pos);
       let ncount = 0;
       for (let i = 0; i < ccount; i++) {
         const pc = unchecked(clist[i]);
-        const inst = unchecked(this.prog[pc]);
+        const op = unchecked(code[pc * 3]);
+        const x = unchecked(code[pc * 3 + 1]);
         let ok = false;
-        if (inst.op == CHAR) ok = inst.x == c;
-        else if (inst.op == ANY) ok = c != 0x0a;
-        else if (inst.op == CLASS) ok = unchecked(this.classes[inst.x])[c] != 0;
+        if (op == CHAR) ok = x == c;
+        else if (op == ANY) ok = c != 0x0a;
+        else if (op == CLASS) ok = unchecked(unchecked(this.classes[x])[c]) != 0;
         if (ok) ncount = this.add(nlist, ncount, pc + 1, pos + 1, len, mark, generation, stack);
       }
       // Unanchored search: a new attempt starts at every position.
@@ -335,21 +413,22 @@ export class Regex {
 
   /** Adds the thread at `pc`, following jumps, splits and anchors, without recursion. */
   private add(list: StaticArray<i32>, count: i32, pc0: i32, pos: i32, len: i32, mark: StaticArray<i32>, generation: i32, stack: StaticArray<i32>): i32 {
+    const code = this.code;
     let sp = 0;
     unchecked(stack[sp++] = pc0);
     while (sp > 0) {
       const pc = unchecked(stack[--sp]);
       if (unchecked(mark[pc]) == generation) continue;
       unchecked(mark[pc] = generation);
-      const inst = unchecked(this.prog[pc]);
-      if (inst.op == JMP) { unchecked(stack[sp++] = inst.x); continue; }
-      if (inst.op == SPLIT) {
-        unchecked(stack[sp++] = inst.y);
-        unchecked(stack[sp++] = inst.x);
+      const op = unchecked(code[pc * 3]);
+      if (op == JMP) { unchecked(stack[sp++] = unchecked(code[pc * 3 + 1])); continue; }
+      if (op == SPLIT) {
+        unchecked(stack[sp++] = unchecked(code[pc * 3 + 2]));
+        unchecked(stack[sp++] = unchecked(code[pc * 3 + 1]));
         continue;
       }
-      if (inst.op == BOL) { if (pos == 0) unchecked(stack[sp++] = pc + 1); continue; }
-      if (inst.op == EOL) { if (pos == len) unchecked(stack[sp++] = pc + 1); continue; }
+      if (op == BOL) { if (pos == 0) unchecked(stack[sp++] = pc + 1); continue; }
+      if (op == EOL) { if (pos == len) unchecked(stack[sp++] = pc + 1); continue; }
       unchecked(list[count++] = pc);
     }
     return count;

@@ -87,11 +87,12 @@ function fieldValue(c: Condition, input: GovernanceInput): Uint8Array | null {
 function matches(rule: Rule, input: GovernanceInput): bool {
   const groups = rule.groups;
   if (groups.length == 0) return true;
+  // Indices below the lengths: no bounds checks (this runs per rule, per request).
   for (let g = 0; g < groups.length; g++) {
-    const group = groups[g];
+    const group = unchecked(groups[g]);
     let all = true;
     for (let k = 0; all && k < group.length; k++) {
-      const c = group[k];
+      const c = unchecked(group[k]);
       const re = c.re;
       if (re === null) { all = false; break; }
       const v = fieldValue(c, input);
@@ -104,14 +105,14 @@ function matches(rule: Rule, input: GovernanceInput): bool {
 
 function entryFor(entries: Array<CohortEntry> | null, id: string): CohortEntry | null {
   if (entries === null) return null;
-  for (let i = 0; i < entries.length; i++) if (entries[i].ruleId == id) return entries[i];
+  for (let i = 0; i < entries.length; i++) if (unchecked(entries[i]).ruleId == id) return unchecked(entries[i]);
   return null;
 }
 
 function select(rules: Array<Rule>, cohorts: Map<string, Array<CohortEntry>>, id: string | null, input: GovernanceInput, out: Array<Match>): void {
   const entries = id !== null && cohorts.has(id) ? cohorts.get(id) : null;
   for (let i = 0; i < rules.length; i++) {
-    const r = rules[i];
+    const r = unchecked(rules[i]);
     let applies: bool;
     let values: Map<string, string> | null = null;
     if (id === null) {
