@@ -5,6 +5,7 @@ import { HttpContext } from "../runtime/context";
 import { Action, BufferType, MapType, Status } from "../runtime/abi";
 import { getBufferBytes, getHeaderMap, propertyBytes, propertyPath, nowNanos, replaceHeader, sendLocalResponse, logWarn, statusName } from "../runtime/host";
 import { GovernanceInput, Decision, decide } from "../governance/decide";
+import { RuleSet } from "../governance/rules";
 import { learnHost } from "../runtime/hostinfo";
 import { HeaderMap, encodeHeaderMap, equalsLowered } from "../runtime/headers";
 import { buildEvent, TRANSACTION_HEADER } from "../event/event";
@@ -102,7 +103,7 @@ export class MoesifHttp extends HttpContext {
     const store = this.settings.governance;
     // With no rules in force, governance costs this one branch.
     if (store !== null && !store.ruleSet.empty) {
-      const input = this.governanceInput();
+      const input = this.governanceInput(store.ruleSet);
       const req = this.requestHeaders;
       if (!store.ruleSet.usesBody || !hasBody(req)) {
         this.govern(input, true);
@@ -119,26 +120,33 @@ export class MoesifHttp extends HttpContext {
   }
 
   /** What the rules may look at, as the event will report it. */
-  private governanceInput(): GovernanceInput {
+  private governanceInput(rules: RuleSet): GovernanceInput {
     const req = this.requestHeaders;
     const settings = this.settings;
     const input = new GovernanceInput();
     input.headers = req;
     input.verb = headerOr(req, PSEUDO_METHOD, "GET");
-    const path = this.requestPath();
-    const q = path.indexOf(0x3f);
-    input.route = q < 0 ? path : path.subarray(0, q);
-    input.ip = this.clientAddress();
-    const who = readRequest(req, settings.identity);
-    this.requestIdentity = who;
-    const user = who.user;
-    const company = who.company;
-    if (user !== null) input.userId = String.UTF8.decodeUnsafe(user.dataStart, user.length);
-    if (company !== null) input.companyId = String.UTF8.decodeUnsafe(company.dataStart, company.length);
-    const ct = req.find(CONTENT_TYPE);
-    if (ct >= 0) {
-      const t = trimmed(req.value(ct));
-      input.graphql = t !== null && equalsLowered(t, 0, GRAPHQL_TYPE);
+    // What no rule reads is left for the log phase, which reads it anyway.
+    if (rules.usesRoute) {
+      const path = this.requestPath();
+      const q = path.indexOf(0x3f);
+      input.route = q < 0 ? path : path.subarray(0, q);
+    }
+    if (rules.usesIp) input.ip = this.clientAddress();
+    if (rules.usesIdentity) {
+      const who = readRequest(req, settings.identity);
+      this.requestIdentity = who;
+      const user = who.user;
+      const company = who.company;
+      if (user !== null) input.userId = String.UTF8.decodeUnsafe(user.dataStart, user.length);
+      if (company !== null) input.companyId = String.UTF8.decodeUnsafe(company.dataStart, company.length);
+    }
+    if (rules.usesBody) {
+      const ct = req.find(CONTENT_TYPE);
+      if (ct >= 0) {
+        const t = trimmed(req.value(ct));
+        input.graphql = t !== null && equalsLowered(t, 0, GRAPHQL_TYPE);
+      }
     }
     return input;
   }

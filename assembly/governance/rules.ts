@@ -43,6 +43,8 @@ export class Rule {
   headerValues: Array<Template> = [];
   body: JValue | null = null;
   usesBody: bool = false;
+  usesRoute: bool = false;
+  usesIp: bool = false;
 }
 
 export class RuleSet {
@@ -51,6 +53,15 @@ export class RuleSet {
   regex: Array<Rule> = [];
   /** Some rule tests a request.body field: the decision may need the body. */
   usesBody: bool = false;
+  /**
+   * What the rules read, so that a request reads only that (the path and the client's address are
+   * host calls, the identity a header scan and perhaps a JWT): otherwise it waits for the log phase.
+   */
+  usesRoute: bool = false;
+  usesIp: bool = false;
+  get usesIdentity(): bool {
+    return this.user.length > 0 || this.company.length > 0;
+  }
   warnings: Array<string> = [];
 
   get empty(): bool {
@@ -109,8 +120,8 @@ function condition(v: JValue, rule: Rule, warnings: Array<string>): Condition | 
   let field = Field.Never;
   let name = "";
   if (path == "request.verb") field = Field.Verb;
-  else if (path == "request.route") field = Field.Route;
-  else if (path == "request.ip_address") field = Field.Ip;
+  else if (path == "request.route") { field = Field.Route; rule.usesRoute = true; }
+  else if (path == "request.ip_address") { field = Field.Ip; rule.usesIp = true; }
   else if (path.startsWith("request.headers.") && path.length > 16) { field = Field.Header; name = asciiLower(path.substring(16)); }
   else if (path.startsWith("request.body.") && path.length > 13) { field = Field.Body; name = path.substring(13); rule.usesBody = true; }
   // response.* (and anything else) cannot be known before the upstream answers: never a match.
@@ -192,6 +203,8 @@ export function parseRules(body: Uint8Array): RuleSet | null {
       continue;
     }
     if (r.usesBody) set.usesBody = true;
+    if (r.usesRoute) set.usesRoute = true;
+    if (r.usesIp) set.usesIp = true;
     if (r.kind == Kind.User) set.user.push(r);
     else if (r.kind == Kind.Company) set.company.push(r);
     else set.regex.push(r);
