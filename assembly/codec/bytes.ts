@@ -35,6 +35,16 @@ export class ByteWriter {
     this.buf = next;
   }
 
+  /**
+   * Room for `n` more bytes, for a caller that fills them itself: the address of the first. It is
+   * valid until the writer is next asked for room or written to; the caller then moves `length`
+   * by what it filled.
+   */
+  @inline room(n: i32): usize {
+    this.ensure(n);
+    return this.buf.dataStart + this.length;
+  }
+
   @inline byte(b: u8): ByteWriter {
     this.ensure(1);
     store<u8>(this.buf.dataStart + this.length, b);

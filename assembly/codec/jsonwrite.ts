@@ -3,52 +3,94 @@
 // decoders do) and control characters are escaped.
 import { ByteWriter, utf8Sequence, JSON_BYTE, HEX_DIGITS } from "./bytes";
 
-function replacement(w: ByteWriter): void {
-  w.byte(0xef).byte(0xbf).byte(0xbd);
-}
-
-/** Writes src[start, start+len) as a quoted JSON string; `lower` folds ASCII A–Z (header names). */
+/**
+ * Writes src[start, start+len) as a quoted JSON string; `lower` folds ASCII A–Z (header names).
+ * Straight into the writer's buffer: room for the quotes and every byte as it is first, and each
+ * byte that takes more (an escape 6, a replacement 3) makes room for itself and the rest before it
+ * is written, so a string with nothing to escape is one copy between two quotes.
+ */
 export function writeJsonString(w: ByteWriter, src: Uint8Array, start: i32 = 0, len: i32 = -1, lower: bool = false): void {
   if (len < 0) len = src.length - start;
   if (start < 0 || start + len > src.length) len = 0;
-  w.byte(0x22);
   const base = src.dataStart + start;
+  // Invariant: room >= o + (len - i) + 1, what is written plus the rest as it is and the quote.
+  let room = len + 2;
+  let out = w.room(room);
+  store<u8>(out, 0x22);
+  let o = 1;
+  // Bit k of `plain` says JSON_BYTE class k is copied as it is: a capital only when not folding.
+  const plain: u32 = lower ? 0b000001 : 0b100001;
   let i = 0;
   while (i < len) {
-    // Most bytes need nothing: copy each run of them in one go.
     let j = i;
-    // Bit k of `plain` says JSON_BYTE class k continues the run: a capital stops it only when
-    // folding (it is then written lowered, below).
-    const plain: u32 = lower ? 0b000001 : 0b100001;
     while (j < len && ((plain >> load<u8>(JSON_BYTE + load<u8>(base + j))) & 1) != 0) j++;
     if (j > i) {
-      w.bytes(src, start + i, j - i);
+      // Never past the room asked for, whatever the sums above say: a shortfall costs a new room.
+      if (o + (j - i) + 1 > room) {
+        w.length += o;
+        room = (len - i) + 1;
+        out = w.room(room);
+        o = 0;
+      }
+      memory.copy(out + o, base + i, j - i);
+      o += j - i;
       i = j;
       if (i >= len) break;
     }
-    const b = <u32>load<u8>(base + i);
-    if (b < 0x80) {
-      if (b == 0x22 || b == 0x5c) {
-        w.byte(0x5c).byte(<u8>b);
-      } else if (b < 0x20) {
-        if (b == 0x0a) w.byte(0x5c).byte(0x6e);
-        else if (b == 0x0d) w.byte(0x5c).byte(0x72);
-        else if (b == 0x09) w.byte(0x5c).byte(0x74);
-        else w.ascii("\\u00").byte(load<u8>(HEX_DIGITS + (b >> 4))).byte(load<u8>(HEX_DIGITS + (b & 15)));
-      } else if (lower && b >= 0x41 && b <= 0x5a) {
-        w.byte(<u8>(b | 0x20));
+    if (o + 6 + (len - i) > room) {
+      w.length += o;
+      room = 6 + (len - i);
+      out = w.room(room);
+      o = 0;
+    }
+    const c = <u32>load<u8>(base + i);
+    if (c < 0x80) {
+      const at = out + o;
+      if (c == 0x22 || c == 0x5c) {
+        store<u8>(at, 0x5c);
+        store<u8>(at + 1, <u8>c);
+        o += 2;
+      } else if (c == 0x0a || c == 0x0d || c == 0x09) {
+        store<u8>(at, 0x5c);
+        store<u8>(at + 1, c == 0x0a ? 0x6e : c == 0x0d ? 0x72 : 0x74);
+        o += 2;
+      } else if (c < 0x20) {
+        store<u8>(at, 0x5c);
+        store<u8>(at + 1, 0x75);
+        store<u8>(at + 2, 0x30);
+        store<u8>(at + 3, 0x30);
+        store<u8>(at + 4, load<u8>(HEX_DIGITS + (c >> 4)));
+        store<u8>(at + 5, load<u8>(HEX_DIGITS + (c & 15)));
+        o += 6;
       } else {
-        w.byte(<u8>b);
+        // A capital being folded.
+        store<u8>(at, <u8>(c >= 0x41 && c <= 0x5a ? c | 0x20 : c));
+        o++;
       }
       i++;
       continue;
     }
     const n = utf8Sequence(base, i, len);
-    if (n > 0) w.bytes(src, start + i, n);
-    else replacement(w);
-    i += n > 0 ? n : -n;
+    if (n > 0) {
+      memory.copy(out + o, base + i, n);
+      o += n;
+      i += n;
+    } else {
+      // U+FFFD for the maximal invalid subpart (-n bytes).
+      store<u8>(out + o, 0xef);
+      store<u8>(out + o + 1, 0xbf);
+      store<u8>(out + o + 2, 0xbd);
+      o += 3;
+      i -= n;
+    }
   }
-  w.byte(0x22);
+  if (o + 1 > room) {
+    w.length += o;
+    out = w.room(1);
+    o = 0;
+  }
+  store<u8>(out + o, 0x22);
+  w.length += o + 1;
 }
 
 /** Writes an ASCII/UTF-16 string (configuration values, our own text) as a JSON string. */

@@ -55,6 +55,11 @@ class Codecs {
     this.put(data);
     return this.ex.run_json_scan() ? this.out().toString("utf8") : null;
   }
+  jsonString(data: Buffer, lower: boolean, prefix: number): Buffer {
+    this.put(data);
+    this.ex.run_json_string(lower ? 1 : 0, prefix);
+    return this.out();
+  }
   regex(pattern: string): boolean {
     this.put(Buffer.from(pattern, "latin1"));
     return this.ex.set_regex() === 1;
@@ -226,6 +231,33 @@ function strictParse(b: Buffer): { ok: boolean; value?: unknown } {
     return { ok: false };
   }
 }
+
+describe("the JSON string writer matches JSON.stringify over a WHATWG decoder", () => {
+  const c = new Codecs();
+  // The reference: bytes decoded as the WHATWG decoder does (U+FFFD per maximal invalid subpart),
+  // then JSON.stringify, whose \b and \f the writer spells \u0008 and \u000c.
+  const reference = (bytes: Buffer, lower: boolean): Buffer => {
+    let text = new TextDecoder("utf-8").decode(bytes);
+    if (lower) text = text.replace(/[A-Z]/g, (ch) => ch.toLowerCase());
+    return Buffer.from(JSON.stringify(text).replace(/\\b|\\f|\\\\/g, (e) => (e === "\\b" ? "\\u0008" : e === "\\f" ? "\\u000c" : e)));
+  };
+  test("any bytes, folded or not, after any prefix, in a writer that has to grow mid-string", () => {
+    const r = rng(SEED + 4);
+    const pieces = [() => Buffer.from("plain text "), () => Buffer.from("Mixed-Case"), () => Buffer.from([r.int(0x20)]), () => Buffer.from('"\\'),
+      () => Buffer.from("é✓😀"), () => Buffer.from([0x80 + r.int(0x80)]), () => Buffer.from([0xe2, 0x9c]), () => Buffer.from([0xed, 0xa0, 0x80]),
+      () => r.bytes(1 + r.int(8)), () => Buffer.from([0x7f])];
+    for (let i = 0; i < 3000; i++) {
+      const parts: Buffer[] = [];
+      for (let k = r.int(40); k > 0; k--) parts.push(r.pick(pieces)());
+      const input = Buffer.concat(parts);
+      const lower = r.int(2) === 0;
+      const prefix = r.int(40);
+      const got = c.jsonString(input, lower, prefix);
+      const want = Buffer.concat([Buffer.alloc(prefix, "x"), reference(input, lower)]);
+      assert.ok(got.equals(want), `seed ${SEED + 4} case ${i}: ${JSON.stringify(input.toString("hex"))}\n got ${got.toString("utf8")}\nwant ${want.toString("utf8")}`);
+    }
+  });
+});
 
 describe("JSON scanner matches JSON.parse", () => {
   const c = new Codecs();

@@ -5,6 +5,7 @@ import { writeBase64, decodeBase64 } from "../../assembly/codec/base64";
 import { scanJson, MaskSet } from "../../assembly/codec/jsonscan";
 import { ByteWriter } from "../../assembly/codec/bytes";
 import { gzip } from "../../assembly/codec/deflate";
+import { writeJsonString } from "../../assembly/codec/jsonwrite";
 import { Regex } from "../../assembly/codec/regex";
 import "../../assembly/runtime/abort";
 
@@ -61,6 +62,17 @@ export function run_json_scan(): i32 {
   const ok = scanJson(inBuf, masks, w);
   outBuf = w.toBytes();
   return ok ? 1 : 0;
+}
+
+/**
+ * The input as a JSON string, after `prefix` bytes already in a writer that starts small, so that
+ * every way the writer grows mid-string is taken.
+ */
+export function run_json_string(lower: i32, prefix: i32): void {
+  const w = new ByteWriter(16);
+  for (let i = 0; i < prefix; i++) w.byte(0x78);
+  writeJsonString(w, inBuf, 0, -1, lower != 0);
+  outBuf = w.toBytes();
 }
 
 export function run_gzip(): void {
