@@ -228,14 +228,30 @@ export function trimmed(v: Uint8Array): Uint8Array | null {
 
 /** Bytes that are all decimal digits, as a number; -1 when empty, not digits, or over `maxDigits`. */
 export function digits(b: Uint8Array, maxDigits: i32): i64 {
-  if (b.length == 0 || b.length > maxDigits) return -1;
-  let n: i64 = 0;
-  for (let i = 0; i < b.length; i++) {
-    const c = <i64>b[i] - 0x30;
+  return digitsAt(b.dataStart, b.length, maxDigits);
+}
+
+function digitsAt(p: usize, n: i32, maxDigits: i32): i64 {
+  if (n == 0 || n > maxDigits) return -1;
+  let v: i64 = 0;
+  for (let i = 0; i < n; i++) {
+    const c = <i64>load<u8>(p + i) - 0x30;
     if (c < 0 || c > 9) return -1;
-    n = n * 10 + c;
+    v = v * 10 + c;
   }
-  return n;
+  return v;
+}
+
+/**
+ * The `len` bytes at `p`, without leading and trailing spaces and tabs, as digits() reads them: read
+ * in place (a header value inside its map's block), without a view.
+ */
+export function trimmedDigitsAt(p: usize, len: i32, maxDigits: i32): i64 {
+  let s = 0;
+  let e = len;
+  while (s < e && isSpace(load<u8>(p + s))) s++;
+  while (e > s && isSpace(load<u8>(p + e - 1))) e--;
+  return digitsAt(p + s, e - s, maxDigits);
 }
 
 /** A status code's three digits as a number; 0 when it is not three digits. */

@@ -15,7 +15,7 @@ import { clientIp } from "../capture/ip";
 import { hostWithoutDefaultPort, isHostValue } from "../capture/host";
 import { mixEntropy, uuid4, random01 } from "../codec/random";
 import { SampleInput, weightFor } from "../delivery/sampling";
-import { utf8, trimmed, digits, parseStatus, asciiLower, EMPTY_BYTES } from "../codec/bytes";
+import { utf8, trimmed, trimmedDigitsAt, parseStatus, asciiLower, EMPTY_BYTES } from "../codec/bytes";
 import { parseSecondsDotMillis } from "../codec/time";
 import { CallSettings } from "./settings";
 
@@ -85,8 +85,8 @@ export class MoesifHttp extends HttpContext {
     this.seenRequest = true;
     this.requestNs = nowNanos();
     this.requestHeaderCount = headerCount;
-    const got = getHeaderMap(MapType.RequestHeaders, headerCount);
-    if (got.status == Status.Ok) this.requestHeaders = got.map;
+    const req = getHeaderMap(MapType.RequestHeaders, headerCount);
+    if (req !== null) this.requestHeaders = req;
     if (!this.settings.config.disableTransactionId) {
       const i = this.requestHeaders.find(TRANSACTION_ID);
       const given = i >= 0 ? trimmed(this.requestHeaders.value(i)) : null;
@@ -268,15 +268,15 @@ export class MoesifHttp extends HttpContext {
       }
     }
     this.responseHeaderCount = headerCount;
-    const got = getHeaderMap(MapType.ResponseHeaders, headerCount);
-    if (got.status == Status.Ok) this.responseHeaders = got.map;
+    const res = getHeaderMap(MapType.ResponseHeaders, headerCount);
+    if (res !== null) this.responseHeaders = res;
     if (!config.disableCaptureResponseBody) {
       const cap = new BodyCapture(config.responseMaxBodySizeLimit);
       this.responseBody = cap;
       // A declared length over the limit: do not read a single chunk.
       const cl = this.responseHeaders.find(CONTENT_LENGTH);
       if (cl >= 0) {
-        const n = parseLength(this.responseHeaders.value(cl));
+        const n = parseLength(this.responseHeaders, cl);
         if (n > <i64>cap.limit) cap.tooLarge(n, true);
       }
     }
@@ -403,7 +403,7 @@ function truncationNote(map: HeaderMap, given: u32): string | null {
 /** Whether the request has a body Kong will hand over (a length above 0, or chunked). */
 function hasBody(req: HeaderMap): bool {
   const cl = req.find(CONTENT_LENGTH);
-  if (cl >= 0) return parseLength(req.value(cl)) > 0;
+  if (cl >= 0) return parseLength(req, cl) > 0;
   return req.find(TRANSFER_ENCODING) >= 0;
 }
 
@@ -412,8 +412,7 @@ function headerOr(map: HeaderMap, name: Uint8Array, fallback: string): Uint8Arra
   return i >= 0 ? map.value(i) : utf8(fallback);
 }
 
-/** A Content-Length value, or -1 when it is not a plain decimal. */
-function parseLength(b: Uint8Array): i64 {
-  const t = trimmed(b);
-  return t === null ? -1 : digits(t, 15);
+/** Pair i's value as a Content-Length, or -1 when it is not a plain decimal (read in the map's block). */
+function parseLength(map: HeaderMap, i: i32): i64 {
+  return trimmedDigitsAt(map.data.dataStart + map.valueStart(i), <i32>map.valueLength(i), 15);
 }

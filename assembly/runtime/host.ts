@@ -105,25 +105,20 @@ export function getBufferBytes(bufferType: i32, start: u32, max: u32): HostBytes
   return new HostBytes(status, takeReturned());
 }
 
-/** One call for the whole map: Kong's host serialises it once, we decode it without strings. */
-export class HostHeaders {
-  constructor(public status: u32, public map: HeaderMap) {}
-}
-
 /**
- * Reads a whole header map. `hostCount` is the header count the host gave the callback; with it,
- * a map big enough to trip Kong's marshalling defect is read safely (see headerMapSlack).
+ * Reads a whole header map: one call, as Kong's host serialises it once; decoded without strings.
+ * Null when the host has none to give or hands over a malformed one (a host defect, never a trap).
+ * `hostCount` is the header count the host gave the callback; with it, a map big enough to trip
+ * Kong's marshalling defect is read safely (see headerMapSlack).
  */
-export function getHeaderMap(mapType: i32, hostCount: u32 = 0): HostHeaders {
+export function getHeaderMap(mapType: i32, hostCount: u32 = 0): HeaderMap | null {
   const slack = headerMapSlack(mapType, hostCount);
   resetReturned();
   allocSlack = slack;
   const status = proxy_get_header_map_pairs(mapType, RET_PTR, RET_LEN);
   allocSlack = 0;
-  if (status != Status.Ok) return new HostHeaders(status, HeaderMap.empty());
-  const decoded = decodeHeaderMap(takeReturned(<u32>slack));
-  if (decoded === null) return new HostHeaders(Status.SerializationFailure, HeaderMap.empty());
-  return new HostHeaders(status, decoded);
+  if (status != Status.Ok) return null;
+  return decodeHeaderMap(takeReturned(<u32>slack));
 }
 
 // Kong's get_header_map_pairs (ngx_wasm_module, every pin from Kong 3.4 to 3.9: ngx_proxy_wasm_util.c,

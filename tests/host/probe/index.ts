@@ -16,6 +16,11 @@ function u(s: string): Uint8Array {
   return Uint8Array.wrap(String.UTF8.encode(s));
 }
 
+/** A map the host could not give counts as an empty one in the probe's log lines. */
+function orEmpty(m: HeaderMap | null): HeaderMap {
+  return m !== null ? m : HeaderMap.empty();
+}
+
 function keys(m: HeaderMap, n: i32): string {
   let names = "";
   for (let i = 0; i < min(m.count, n); i++) names += String.UTF8.decode(m.key(i).buffer) + " ";
@@ -118,8 +123,8 @@ class ProbeHttp extends HttpContext {
     const cmd = this.root.command;
     logInfo("probe: request_headers eos " + (eos ? "1" : "0"));
     if (cmd == "count-headers") {
-      const m = getHeaderMap(MapType.RequestHeaders, n);
-      logInfo("probe: request map " + m.map.count.toString() + " pairs of " + n.toString() + " headers, first " + keys(m.map, 5));
+      const m = orEmpty(getHeaderMap(MapType.RequestHeaders, n));
+      logInfo("probe: request map " + m.count.toString() + " pairs of " + n.toString() + " headers, first " + keys(m, 5));
     }
     if (cmd == "early-response-body") {
       logInfo("probe: response body in request_headers " + statusName(getBufferBytes(BufferType.ResponseBody, 0, 10).status));
@@ -145,8 +150,8 @@ class ProbeHttp extends HttpContext {
   onResponseHeaders(n: u32, eos: bool): u32 {
     logInfo("probe: response_headers eos " + (eos ? "1" : "0"));
     if (this.root.command == "response-map") {
-      const m = getHeaderMap(MapType.ResponseHeaders, n);
-      logInfo("probe: response map of " + n.toString() + " headers: " + keys(m.map, 8));
+      const m = orEmpty(getHeaderMap(MapType.ResponseHeaders, n));
+      logInfo("probe: response map of " + n.toString() + " headers: " + keys(m, 8));
     }
     return Action.Continue;
   }
