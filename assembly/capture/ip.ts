@@ -107,8 +107,9 @@ function addressIn(b: Uint8Array, s: i32, e: i32): Uint8Array | null {
 /** The leftmost valid address of a comma-separated header value. */
 function firstAddress(v: Uint8Array): Uint8Array | null {
   let s = 0;
+  const p = v.dataStart;
   for (let i = 0; i <= v.length; i++) {
-    if (i == v.length || v[i] == 0x2c) {
+    if (i == v.length || load<u8>(p + i) == 0x2c) {
       const a = addressIn(v, s, i);
       if (a !== null) return a;
       s = i + 1;

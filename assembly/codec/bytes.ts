@@ -221,8 +221,10 @@ export function decimal(s: string, start: i32 = 0, end: i32 = -1): i32 {
 export function trimmed(v: Uint8Array): Uint8Array | null {
   let s = 0;
   let e = v.length;
-  while (s < e && isSpace(v[s])) s++;
-  while (e > s && isSpace(v[e - 1])) e--;
+  // Indices below e <= length: no bounds checks.
+  const p = v.dataStart;
+  while (s < e && isSpace(load<u8>(p + s))) s++;
+  while (e > s && isSpace(load<u8>(p + e - 1))) e--;
   return e > s ? v.subarray(s, e) : null;
 }
 

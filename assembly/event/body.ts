@@ -28,14 +28,16 @@ const CONTENT_ENCODING = utf8("content-encoding");
 function mediaTypeEnd(v: Uint8Array): i32 {
   let e = v.indexOf(0x3b);
   if (e < 0) e = v.length;
-  while (e > 0 && (v[e - 1] == 0x20 || v[e - 1] == 0x09)) e--;
+  const p = v.dataStart;
+  while (e > 0 && (load<u8>(p + e - 1) == 0x20 || load<u8>(p + e - 1) == 0x09)) e--;
   return e;
 }
 
-/** Where it starts: after leading blanks. Bounds, not a view, so that the type checks allocate nothing. */
+/** Where it starts: after leading blanks, before `end` (mediaTypeEnd's, so inside v). Bounds, not a view, so that the type checks allocate nothing. */
 function mediaTypeStart(v: Uint8Array, end: i32): i32 {
   let s = 0;
-  while (s < end && (v[s] == 0x20 || v[s] == 0x09)) s++;
+  const p = v.dataStart;
+  while (s < end && (load<u8>(p + s) == 0x20 || load<u8>(p + s) == 0x09)) s++;
   return s;
 }
 

@@ -395,7 +395,9 @@ function statusBytes(status: i32): Uint8Array {
  */
 function truncationNote(map: HeaderMap, given: u32): string | null {
   let held: u32 = 0;
-  for (let i = 0; i < map.count; i++) if (map.keyLength(i) > 0 && map.data[map.keyStart(i)] != 0x3a) held++;
+  const base = map.data.dataStart;
+  // A key of length > 0 starts inside the block (decodeHeaderMap checked it).
+  for (let i = 0; i < map.count; i++) if (map.keyLength(i) > 0 && load<u8>(base + map.keyStart(i)) != 0x3a) held++;
   if (map.count == 0 || given <= held) return null;
   return "truncated: " + held.toString() + " of " + given.toString() + " headers (Kong hands a filter at most 100, its own pseudo-headers included)";
 }
