@@ -5,19 +5,16 @@ import { ByteWriter, utf8Sequence, JSON_BYTE, HEX_DIGITS } from "./bytes";
 
 /**
  * Writes src[start, start+len) as a quoted JSON string; `lower` folds ASCII A–Z (header names).
- * Straight into the writer's buffer: room for the quotes and every byte as it is first, and each
- * byte that takes more (an escape 6, a replacement 3) makes room for itself and the rest before it
- * is written, so a string with nothing to escape is one copy between two quotes.
+ * Straight into the writer's buffer: room for the quotes and the bytes as they are is reserved at
+ * once, and each write still asks for its own room (a check that then passes), so an escape or a
+ * replacement, which takes more, simply asks for more.
  */
 export function writeJsonString(w: ByteWriter, src: Uint8Array, start: i32 = 0, len: i32 = -1, lower: bool = false): void {
   if (len < 0) len = src.length - start;
   if (start < 0 || start + len > src.length) len = 0;
   const base = src.dataStart + start;
-  // Invariant: room >= o + (len - i) + 1, what is written plus the rest as it is and the quote.
-  let room = len + 2;
-  let out = w.room(room);
-  store<u8>(out, 0x22);
-  let o = 1;
+  w.reserve(len + 2);
+  w.byte(0x22);
   // Bit k of `plain` says JSON_BYTE class k is copied as it is: a capital only when not folding.
   const plain: u32 = lower ? 0b000001 : 0b100001;
   let i = 0;
@@ -25,35 +22,23 @@ export function writeJsonString(w: ByteWriter, src: Uint8Array, start: i32 = 0, 
     let j = i;
     while (j < len && ((plain >> load<u8>(JSON_BYTE + load<u8>(base + j))) & 1) != 0) j++;
     if (j > i) {
-      // Never past the room asked for, whatever the sums above say: a shortfall costs a new room.
-      if (o + (j - i) + 1 > room) {
-        w.length += o;
-        room = (len - i) + 1;
-        out = w.room(room);
-        o = 0;
-      }
-      memory.copy(out + o, base + i, j - i);
-      o += j - i;
+      memory.copy(w.room(j - i), base + i, j - i);
+      w.length += j - i;
       i = j;
       if (i >= len) break;
     }
-    if (o + 6 + (len - i) > room) {
-      w.length += o;
-      room = 6 + (len - i);
-      out = w.room(room);
-      o = 0;
-    }
+    // At most 6 bytes for this one: an escape, a replacement or a UTF-8 sequence.
+    const at = w.room(6);
     const c = <u32>load<u8>(base + i);
     if (c < 0x80) {
-      const at = out + o;
       if (c == 0x22 || c == 0x5c) {
         store<u8>(at, 0x5c);
         store<u8>(at + 1, <u8>c);
-        o += 2;
+        w.length += 2;
       } else if (c == 0x0a || c == 0x0d || c == 0x09) {
         store<u8>(at, 0x5c);
         store<u8>(at + 1, c == 0x0a ? 0x6e : c == 0x0d ? 0x72 : 0x74);
-        o += 2;
+        w.length += 2;
       } else if (c < 0x20) {
         store<u8>(at, 0x5c);
         store<u8>(at + 1, 0x75);
@@ -61,36 +46,30 @@ export function writeJsonString(w: ByteWriter, src: Uint8Array, start: i32 = 0, 
         store<u8>(at + 3, 0x30);
         store<u8>(at + 4, load<u8>(HEX_DIGITS + (c >> 4)));
         store<u8>(at + 5, load<u8>(HEX_DIGITS + (c & 15)));
-        o += 6;
+        w.length += 6;
       } else {
         // A capital being folded.
         store<u8>(at, <u8>(c >= 0x41 && c <= 0x5a ? c | 0x20 : c));
-        o++;
+        w.length++;
       }
       i++;
       continue;
     }
     const n = utf8Sequence(base, i, len);
     if (n > 0) {
-      memory.copy(out + o, base + i, n);
-      o += n;
+      memory.copy(at, base + i, n);
+      w.length += n;
       i += n;
     } else {
       // U+FFFD for the maximal invalid subpart (-n bytes).
-      store<u8>(out + o, 0xef);
-      store<u8>(out + o + 1, 0xbf);
-      store<u8>(out + o + 2, 0xbd);
-      o += 3;
+      store<u8>(at, 0xef);
+      store<u8>(at + 1, 0xbf);
+      store<u8>(at + 2, 0xbd);
+      w.length += 3;
       i -= n;
     }
   }
-  if (o + 1 > room) {
-    w.length += o;
-    out = w.room(1);
-    o = 0;
-  }
-  store<u8>(out + o, 0x22);
-  w.length += o + 1;
+  w.byte(0x22);
 }
 
 /** Writes an ASCII/UTF-16 string (configuration values, our own text) as a JSON string. */
