@@ -227,7 +227,7 @@ class Inflater {
   @inline private decode(h: Huffman): i32 {
     if (this.bitcnt < FAST_BITS) this.fill();
     // A table left empty (the code-length code) has only zeros: every lookup falls through.
-    const e = <i32>unchecked(h.fast[this.bitbuf & ((1 << FAST_BITS) - 1)]);
+    const e = <i32>unchecked(h.fast[this.bitbuf & <u32>FAST_MASK]);
     if (e != 0 && (e >> 12) <= this.bitcnt) {
       const len = e >> 12;
       this.bitbuf >>= len;
@@ -266,7 +266,8 @@ class Inflater {
   /**
    * A block's literals and matches, up to its end-of-block code. The bit buffer, the input position
    * and the output length live in locals here, handed to the fields only around the rare slow paths
-   * (long codes, a full output buffer): as fields, every symbol paid loads and stores through `this`.
+   * (long codes, a full output buffer) and at the block's end: as fields, every symbol paid loads
+   * and stores through `this`. A corrupt block returns without them: nothing reads them after it.
    */
   private codes(lencode: Huffman, distcode: Huffman): bool {
     const src = this.src.dataStart;
@@ -319,7 +320,6 @@ class Inflater {
       }
       const li = symbol - 257;
       if (li >= 29) {
-        this.save(pos, bitbuf, bitcnt, outLen);
         return false;
       }
       // Extra bits, then the distance code and its extra bits: refill before each, and an input
@@ -331,7 +331,6 @@ class Inflater {
         bitcnt += 8;
       }
       if (bitcnt < lext) {
-        this.save(pos, bitbuf, bitcnt, outLen);
         return false;
       }
       const len = <i32>unchecked(LBASE[li]) + <i32>(bitbuf & ((1 << lext) - 1));
@@ -358,7 +357,6 @@ class Inflater {
         bitcnt = this.bitcnt;
       }
       if (ds >= 30) {
-        this.save(pos, bitbuf, bitcnt, outLen);
         return false;
       }
       const dext = <i32>unchecked(DEXT[ds]);
@@ -368,14 +366,12 @@ class Inflater {
         bitcnt += 8;
       }
       if (bitcnt < dext) {
-        this.save(pos, bitbuf, bitcnt, outLen);
         return false;
       }
       const dist = <i32>unchecked(DBASE[ds]) + <i32>(bitbuf & ((1 << dext) - 1));
       bitbuf >>= dext;
       bitcnt -= dext;
       if (dist > outLen) {
-        this.save(pos, bitbuf, bitcnt, outLen);
         return false;
       }
       if (outLen + len > room) {
