@@ -4,7 +4,7 @@
 import { HeaderMap } from "../runtime/headers";
 import { decodeBase64 } from "../codec/base64";
 import { JsonParser, JKind, JObject, JString, JNumber } from "../codec/json";
-import { utf8, trimmed } from "../codec/bytes";
+import { utf8, trimmed, isBlank } from "../codec/bytes";
 import { Identity } from "../event/model";
 
 /** Longer authorization values are not parsed (nginx's own header buffers are 8 KB by default). */
@@ -24,10 +24,6 @@ export class IdentityConfig {
 }
 
 const CONSUMER_HEADERS: Array<Uint8Array> = [utf8("x-consumer-custom-id"), utf8("x-consumer-username"), utf8("x-consumer-id")];
-
-@inline function isSpace(c: u8): bool {
-  return c == 0x20 || c == 0x09;
-}
 
 function idFrom(v: Uint8Array | null): Uint8Array | null {
   if (v === null) return null;
@@ -56,7 +52,7 @@ function startsWithWord(v: Uint8Array, word: string): bool {
   const n = word.length;
   if (v.length <= n) return false;
   for (let i = 0; i < n; i++) if ((v[i] | 0x20) != <u8>word.charCodeAt(i)) return false;
-  return isSpace(v[n]);
+  return isBlank(v[n]);
 }
 
 /** The claims of a token: the JSON object in a JWT's payload, or in a base64 token. */

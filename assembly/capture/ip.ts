@@ -1,7 +1,7 @@
 // The client's IP address: the first valid address in the headers proxies set (the Lua plugin's
 // list and order), else the peer address. These headers are client-controlled, as in the Lua plugin.
 import { HeaderMap } from "../runtime/headers";
-import { utf8 } from "../codec/bytes";
+import { utf8, skipBlanks, dropBlanks } from "../codec/bytes";
 
 const IP_HEADERS: Array<Uint8Array> = [
   utf8("x-client-ip"), utf8("x-forwarded-for"), utf8("cf-connecting-ip"), utf8("fastly-client-ip"),
@@ -77,8 +77,9 @@ function isIPv6(b: Uint8Array, s: i32, e: i32): bool {
 
 /** An address from one list element: `1.2.3.4`, `1.2.3.4:80`, `[v6]:80`, `v6`, `for="[v6]"`. */
 function addressIn(b: Uint8Array, s: i32, e: i32): Uint8Array | null {
-  while (s < e && (b[s] == 0x20 || b[s] == 0x09)) s++;
-  while (e > s && (b[e - 1] == 0x20 || b[e - 1] == 0x09)) e--;
+  // [s, e) lies inside b (firstAddress's bounds).
+  s = skipBlanks(b.dataStart, s, e);
+  e = dropBlanks(b.dataStart, s, e);
   // RFC 7239: for=…; other parameters are ignored.
   for (let i = s; i + 4 <= e; i++) {
     if ((b[i] | 0x20) == 0x66 && (b[i + 1] | 0x20) == 0x6f && (b[i + 2] | 0x20) == 0x72 && b[i + 3] == 0x3d) {

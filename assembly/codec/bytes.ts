@@ -213,18 +213,28 @@ export function decimal(s: string, start: i32 = 0, end: i32 = -1): i32 {
   return -1;
 }
 
-@inline function isSpace(c: u8): bool {
+/** A space or a tab: the blanks HTTP allows around header values and their parts. */
+@inline export function isBlank(c: u8): bool {
   return c == 0x20 || c == 0x09;
+}
+
+/** The first of the bytes [s, e) at `p` that is not a blank, or e. */
+@inline export function skipBlanks(p: usize, s: i32, e: i32): i32 {
+  while (s < e && isBlank(load<u8>(p + s))) s++;
+  return s;
+}
+
+/** Where the bytes [s, e) at `p` end once trailing blanks are dropped. */
+@inline export function dropBlanks(p: usize, s: i32, e: i32): i32 {
+  while (e > s && isBlank(load<u8>(p + e - 1))) e--;
+  return e;
 }
 
 /** The value without leading and trailing spaces and tabs (a view), or null when nothing is left. */
 export function trimmed(v: Uint8Array): Uint8Array | null {
-  let s = 0;
-  let e = v.length;
-  // Indices below e <= length: no bounds checks.
   const p = v.dataStart;
-  while (s < e && isSpace(load<u8>(p + s))) s++;
-  while (e > s && isSpace(load<u8>(p + e - 1))) e--;
+  const s = skipBlanks(p, 0, v.length);
+  const e = dropBlanks(p, s, v.length);
   return e > s ? v.subarray(s, e) : null;
 }
 
@@ -249,11 +259,8 @@ function digitsAt(p: usize, n: i32, maxDigits: i32): i64 {
  * in place (a header value inside its map's block), without a view.
  */
 export function trimmedDigitsAt(p: usize, len: i32, maxDigits: i32): i64 {
-  let s = 0;
-  let e = len;
-  while (s < e && isSpace(load<u8>(p + s))) s++;
-  while (e > s && isSpace(load<u8>(p + e - 1))) e--;
-  return digitsAt(p + s, e - s, maxDigits);
+  const s = skipBlanks(p, 0, len);
+  return digitsAt(p + s, dropBlanks(p, s, len) - s, maxDigits);
 }
 
 /** A status code's three digits as a number; 0 when it is not three digits. */

@@ -6,7 +6,7 @@ import { HeaderMap, equalsLowered } from "../runtime/headers";
 import { MaskSet, scanJson } from "../codec/jsonscan";
 import { writeBase64 } from "../codec/base64";
 import { InflateStatus, gunzip, inflateDeflateEncoding } from "../codec/inflate";
-import { utf8, asciiLower, trimmed } from "../codec/bytes";
+import { utf8, asciiLower, trimmed, skipBlanks, dropBlanks } from "../codec/bytes";
 import { writeJsonString } from "../codec/jsonwrite";
 import { writeMaskedParams, isFormBody } from "../codec/urlencoded";
 import { BodyCapture, BodyState } from "./model";
@@ -26,19 +26,13 @@ const CONTENT_ENCODING = utf8("content-encoding");
 
 /** Where a Content-Type's media type ends: before its parameters and the blanks ahead of them. */
 function mediaTypeEnd(v: Uint8Array): i32 {
-  let e = v.indexOf(0x3b);
-  if (e < 0) e = v.length;
-  const p = v.dataStart;
-  while (e > 0 && (load<u8>(p + e - 1) == 0x20 || load<u8>(p + e - 1) == 0x09)) e--;
-  return e;
+  const e = v.indexOf(0x3b);
+  return dropBlanks(v.dataStart, 0, e < 0 ? v.length : e);
 }
 
 /** Where it starts: after leading blanks, before `end` (mediaTypeEnd's, so inside v). Bounds, not a view, so that the type checks allocate nothing. */
 function mediaTypeStart(v: Uint8Array, end: i32): i32 {
-  let s = 0;
-  const p = v.dataStart;
-  while (s < end && (load<u8>(p + s) == 0x20 || load<u8>(p + s) == 0x09)) s++;
-  return s;
+  return skipBlanks(v.dataStart, 0, end);
 }
 
 /** application/json, text/json and any +json type, with or without parameters, any case. */
