@@ -213,6 +213,15 @@ export function decimal(s: string, start: i32 = 0, end: i32 = -1): i32 {
   return -1;
 }
 
+/** The four hex digits at `p` as a number (a JSON \u escape), or -1 when one is not a hex digit. */
+export function hex4At(p: usize): i32 {
+  const a = hexVal(<u32>load<u8>(p));
+  const b = hexVal(<u32>load<u8>(p + 1));
+  const c = hexVal(<u32>load<u8>(p + 2));
+  const d = hexVal(<u32>load<u8>(p + 3));
+  return (a | b | c | d) < 0 ? -1 : (a << 12) | (b << 8) | (c << 4) | d;
+}
+
 /** A space or a tab: the blanks HTTP allows around header values and their parts. */
 @inline export function isBlank(c: u8): bool {
   return c == 0x20 || c == 0x09;

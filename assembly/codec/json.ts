@@ -1,7 +1,7 @@
 // A small JSON reader for the filter configuration: parsed once per root, so a tree of strings is
 // fine here. (Bodies are never parsed this way; they are scanned as bytes.) It returns null with an
 // error message instead of throwing, and bounds nesting so hostile input cannot exhaust the stack.
-import { decodeUtf8 } from "./bytes";
+import { decodeUtf8, hex4At } from "./bytes";
 
 export const enum JKind { Null, Bool, Number, String, Array, Object }
 
@@ -178,17 +178,8 @@ export class JsonParser {
 
   private hex4(): i32 {
     if (this.pos + 4 > this.src.length) return -1;
-    let v = 0;
-    for (let i = 0; i < 4; i++) {
-      const c = <i32>unchecked(this.src[this.pos + i]);
-      let d: i32;
-      if (c >= 0x30 && c <= 0x39) d = c - 0x30;
-      else if (c >= 0x61 && c <= 0x66) d = c - 0x57;
-      else if (c >= 0x41 && c <= 0x46) d = c - 0x37;
-      else return -1;
-      v = (v << 4) | d;
-    }
-    this.pos += 4;
+    const v = hex4At(this.src.dataStart + this.pos);
+    if (v >= 0) this.pos += 4;
     return v;
   }
 

@@ -3,7 +3,7 @@
 // (big integers keep every digit, [] stays [], escapes and spacing stay), each masked value replaced
 // by "*****" — a few block copies, not a re-encoding. Nothing is decoded into strings, and nesting is
 // tracked on an explicit stack, so a hostile body cannot exhaust the call stack.
-import { ByteWriter, hexVal, utf8Sequence, JSON_BYTE } from "./bytes";
+import { ByteWriter, hex4At, utf8Sequence, JSON_BYTE } from "./bytes";
 
 const MASKED = Uint8Array.wrap(String.UTF8.encode("\"*****\""));
 
@@ -97,8 +97,7 @@ let scratch = new Uint8Array(0);
       if (i + 1 >= end) return -1;
       const e = <u32>load<u8>(base + i + 1);
       if (e == 0x75) {
-        if (i + 6 > end) return -1;
-        for (let k = 2; k < 6; k++) if (hexVal(<u32>load<u8>(base + i + k)) < 0) return -1;
+        if (i + 6 > end || hex4At(base + i + 2) < 0) return -1;
         i += 6;
       } else if (e == 0x22 || e == 0x5c || e == 0x2f || e == 0x62 || e == 0x66 || e == 0x6e || e == 0x72 || e == 0x74) {
         i += 2;
@@ -161,11 +160,6 @@ function keyMasked(src: Uint8Array, masks: MaskSet, start: i32, stop: i32): bool
   return masks.has(decoded, 0, decoded.length);
 }
 
-@inline function hex4(at: usize): i32 {
-  return (hexVal(<u32>load<u8>(at)) << 12) | (hexVal(<u32>load<u8>(at + 1)) << 8) |
-    (hexVal(<u32>load<u8>(at + 2)) << 4) | hexVal(<u32>load<u8>(at + 3));
-}
-
 /** A key's bytes (escapes already validated by stringEnd), decoded to UTF-8 in the scratch buffer. */
 function unescape(base: usize, start: i32, len: i32): Uint8Array {
   if (scratch.length < len) scratch = new Uint8Array(len);
@@ -182,10 +176,10 @@ function unescape(base: usize, start: i32, len: i32): Uint8Array {
       i += 2;
       continue;
     }
-    let cp = hex4(base + i + 2);
+    let cp = hex4At(base + i + 2);
     i += 6;
     if (cp >= 0xd800 && cp < 0xdc00 && i + 6 <= stop && load<u8>(base + i) == 0x5c && load<u8>(base + i + 1) == 0x75) {
-      const lo = hex4(base + i + 2);
+      const lo = hex4At(base + i + 2);
       if (lo >= 0xdc00 && lo < 0xe000) {
         cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
         i += 6;
