@@ -208,7 +208,6 @@ export class Regex {
    * collector's work (npm run bench §7).
    */
   private code: StaticArray<i32> = new StaticArray<i32>(0);
-  private size: i32 = 0;
   private classes: Array<StaticArray<u8>> = [];
   /** Set when the pattern could not be compiled; such a regex matches nothing. */
   error: string = "";
@@ -240,7 +239,6 @@ export class Regex {
       unchecked(code[i * 3 + 2] = inst.y);
     }
     this.code = code;
-    this.size = n;
     this.prog = [];
     this.clist = new StaticArray<i32>(n);
     this.nlist = new StaticArray<i32>(n);
@@ -263,7 +261,7 @@ export class Regex {
    */
   private findLiteral(): void {
     const code = this.code;
-    const n = this.size;
+    const n = this.code.length / 3;
     let start = 0;
     if (unchecked(code[0]) == BOL) start = 1;
     let end = start;
@@ -373,7 +371,7 @@ export class Regex {
 
   /** Whether the pattern matches anywhere in `text` (as JavaScript's RegExp.test does). */
   test(text: Uint8Array): bool {
-    const n = this.size;
+    const n = this.code.length / 3;
     if (n == 0 || !this.mayMatch(text)) return false;
     const code = this.code;
     let clist = this.clist;
