@@ -15,12 +15,14 @@ if (!versionTs.includes(`"${pkg.version}"`)) {
 
 // moesif: the filter. noop: every callback returns Continue, the floor the host imposes (benchmarks).
 // probe: a test-only filter that exercises the test host's Kong rules. codecs: the pure codecs,
-// exported for property tests against Node's reference implementations (test-only).
+// exported for property tests against Node's reference implementations (test-only). gc: the
+// collector under random churn (test-only).
 const filters = [
   ["assembly/index.ts", "moesif"],
   ["assembly/noop.ts", "noop"],
   ["tests/host/probe/index.ts", "probe"],
   ["tests/codecs/index.ts", "codecs"],
+  ["tests/gc/index.ts", "gc"],
 ];
 for (const [entry, name] of filters) {
   const raw = join(build, `${name}.raw.wasm`);

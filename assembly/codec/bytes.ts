@@ -1,4 +1,3 @@
-import { noteAllocation } from "../runtime/pressure";
 
 // A growable byte buffer for building JSON and batches without going through UTF-16 strings.
 
@@ -10,7 +9,6 @@ export class ByteWriter {
   constructor(capacity: i32 = 256, taken: Uint8Array | null = null) {
     this.buf = taken !== null ? taken : new Uint8Array(max(capacity, 16));
     if (taken !== null) this.length = taken.length;
-    else noteAllocation(<usize>this.buf.length);
   }
 
   /**
@@ -30,7 +28,6 @@ export class ByteWriter {
     let cap = this.buf.length << 1;
     while (cap < need) cap <<= 1;
     const next = new Uint8Array(cap);
-    noteAllocation(<usize>cap);
     memory.copy(next.dataStart, this.buf.dataStart, this.length);
     this.buf = next;
   }
@@ -100,7 +97,6 @@ export class ByteWriter {
 
   /** A copy of what was written. */
   toBytes(): Uint8Array {
-    noteAllocation(<usize>this.length);
     return copyOf(this.buf.dataStart, this.length);
   }
 

@@ -8,7 +8,6 @@
 // once: a body of thousands of gzip members or tiny dynamic blocks allocates one output buffer
 // (sized by the limit, not by the input) and nothing per member or per block.
 
-import { noteAllocation } from "../runtime/pressure";
 import { uninitialised } from "./bytes";
 
 export const enum InflateStatus { Ok = 0, TooLarge = 1, Corrupt = 2 }
@@ -142,7 +141,6 @@ class Inflater {
     this.src = src;
     this.maxOut = maxOut;
     const cap = min(max(64, src.length * 4), max(maxOut, 64));
-    noteAllocation(<usize>cap);
     // Only bytes below outLen are ever read (a back-reference past them is corrupt): no zero fill.
     this.out = uninitialised(cap);
     this.outLen = 0;
@@ -201,7 +199,6 @@ class Inflater {
       while (cap < need) cap <<= 1;
       cap = min(cap, this.maxOut);
       const next = uninitialised(cap);
-      noteAllocation(<usize>cap);
       memory.copy(next.dataStart, this.out.dataStart, this.outLen);
       this.out = next;
     }

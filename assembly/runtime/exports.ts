@@ -3,28 +3,13 @@
 import { Action } from "./abi";
 import { HttpContext, RootContext, roots, streams, createRoot } from "./context";
 import { logWarn, hostAlloc } from "./host";
-import { collectionDue, resetPressure } from "./pressure";
 
-// The runtime is AssemblyScript's "minimal" one: allocation without the incremental collector's
-// bookkeeping, and a full collection only when asked. Asking is safe only where no object is held
-// by a local alone, i.e. when a callback returns to the host: after every tick, after every
-// COLLECT_EVERY requests logged, and after any callback once 2 MiB of large blocks were allocated.
-const COLLECT_EVERY = 64;
-let logged = 0;
-
-function collect(): void {
-  logged = 0;
-  resetPressure();
-  __collect();
-}
-
-function collectSometimes(): void {
-  if (++logged >= COLLECT_EVERY) collect();
-  else if (collectionDue()) collect();
-}
-
+// The collector (gc.ts) runs only when asked, and asking is safe only where no object is held by a
+// local alone: as a callback returns to the host. Every callback that allocates asks when it
+// ends, and the collector says whether enough was allocated since its last run; a tick always
+// collects, so an idle filter gives its memory back.
 function collectIfDue(): void {
-  if (collectionDue()) collect();
+  if (__collect_due()) __collect();
 }
 
 export function proxy_abi_version_0_2_1(): void {}
@@ -56,28 +41,35 @@ function stream(id: u32): HttpContext | null {
 
 export function proxy_on_vm_start(rootId: u32, configSize: u32): bool {
   const r = root(rootId);
-  return r !== null ? r.onVmStart(configSize) : true;
+  const ok = r !== null ? r.onVmStart(configSize) : true;
+  collectIfDue();
+  return ok;
 }
 
 export function proxy_on_configure(rootId: u32, configSize: u32): bool {
   const r = root(rootId);
-  return r !== null ? r.onConfigure(configSize) : true;
+  const ok = r !== null ? r.onConfigure(configSize) : true;
+  collectIfDue();
+  return ok;
 }
 
 export function proxy_on_tick(rootId: u32): void {
   const r = root(rootId);
   if (r !== null) r.onTick();
-  collect();
+  __collect();
 }
 
 export function proxy_on_http_call_response(rootId: u32, token: u32, headerCount: u32, bodySize: u32, trailerCount: u32): void {
   const r = root(rootId);
   if (r !== null) r.onHttpCallResponse(token, headerCount, bodySize, trailerCount);
+  collectIfDue();
 }
 
 export function proxy_on_request_headers(id: u32, headerCount: u32, endOfStream: bool): u32 {
   const s = stream(id);
-  return s !== null ? s.onRequestHeaders(headerCount, endOfStream) : Action.Continue;
+  const action = s !== null ? s.onRequestHeaders(headerCount, endOfStream) : Action.Continue;
+  collectIfDue();
+  return action;
 }
 
 export function proxy_on_request_body(id: u32, bodySize: u32, endOfStream: bool): u32 {
@@ -89,7 +81,9 @@ export function proxy_on_request_body(id: u32, bodySize: u32, endOfStream: bool)
 
 export function proxy_on_response_headers(id: u32, headerCount: u32, endOfStream: bool): u32 {
   const s = stream(id);
-  return s !== null ? s.onResponseHeaders(headerCount, endOfStream) : Action.Continue;
+  const action = s !== null ? s.onResponseHeaders(headerCount, endOfStream) : Action.Continue;
+  collectIfDue();
+  return action;
 }
 
 export function proxy_on_response_body(id: u32, bodySize: u32, endOfStream: bool): u32 {
@@ -107,7 +101,7 @@ export function proxy_on_done(id: u32): bool {
 export function proxy_on_log(id: u32): void {
   const s = stream(id);
   if (s !== null) s.onLog();
-  collectSometimes();
+  collectIfDue();
 }
 
 export function proxy_on_delete(id: u32): void {

@@ -18,7 +18,6 @@ import {
 } from "@solo-io/proxy-runtime/assembly/imports";
 import { Status, LogLevel, MapType } from "./abi";
 import { HeaderMap, decodeHeaderMap } from "./headers";
-import { noteAllocation } from "./pressure";
 
 // Out-parameters the host writes to: a pointer (allocated with our `malloc`) and a length.
 const RET_PTR = memory.data(8);
@@ -58,7 +57,6 @@ function takeReturned(slack: u32 = 0): Uint8Array {
   let len = load<u32>(RET_LEN);
   // A header map may extend past the length the host reported, into the slack (see headerMapSlack).
   if (slack > 0 && ptr != 0) len = max(len, mapExtent(ptr, len + slack));
-  noteAllocation(len);
   if (ptr == 0) return new Uint8Array(<i32>len);
   // A block from hostAlloc is an ArrayBuffer, as its header says (the runtime id 8 bytes before it).
   if (ptr >= 20 && load<u32>(ptr - 8) == idof<ArrayBuffer>()) {
