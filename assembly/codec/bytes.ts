@@ -130,7 +130,7 @@ export class ByteWriter {
 
 /**
  * `n` bytes for a caller that writes every one of them at once (a copy, a batch): the zero fill
- * `new Uint8Array` does first is skipped (the minimal runtime's allocator leaves memory as it is).
+ * `new Uint8Array` does first is skipped (the allocator leaves memory as it is).
  */
 export function uninitialised(n: i32): Uint8Array {
   return Uint8Array.wrap(changetype<ArrayBuffer>(__new(<usize>max(n, 0), idof<ArrayBuffer>())));

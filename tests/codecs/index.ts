@@ -14,7 +14,8 @@ let outBuf = new Uint8Array(0);
 let masks = new MaskSet();
 
 export function input(len: i32): usize {
-  // The build uses the minimal runtime: collect between runs (only globals hold objects here).
+  // The collector runs only when asked (assembly/runtime/gc.ts): collect between runs (only
+  // globals hold objects here).
   __collect();
   inBuf = new Uint8Array(len);
   return inBuf.dataStart;
