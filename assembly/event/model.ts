@@ -38,15 +38,7 @@ export class BodyCapture {
   }
 
   add(chunk: Uint8Array): void {
-    if (chunk.length == 0) return;
-    let d = this.data;
-    if (d === null) {
-      d = new ByteWriter(max(chunk.length, 256));
-      this.data = d;
-    }
-    d.bytes(chunk);
-    this.size += chunk.length;
-    this.state = BodyState.Captured;
+    this.append(chunk, false);
   }
 
   /**
@@ -54,13 +46,17 @@ export class BodyCapture {
    * kept as the body's buffer instead of being copied into a new one, as most bodies are one chunk.
    */
   take(chunk: Uint8Array): void {
-    if (this.data === null && chunk.length >= 16) {
-      this.data = ByteWriter.taking(chunk);
-      this.size += chunk.length;
-      this.state = BodyState.Captured;
-      return;
-    }
-    this.add(chunk);
+    this.append(chunk, true);
+  }
+
+  private append(chunk: Uint8Array, owned: bool): void {
+    if (chunk.length == 0) return;
+    const d = this.data;
+    if (d !== null) d.bytes(chunk);
+    else if (owned && chunk.length >= 16) this.data = ByteWriter.taking(chunk);
+    else this.data = new ByteWriter(max(chunk.length, 256)).bytes(chunk);
+    this.size += chunk.length;
+    this.state = BodyState.Captured;
   }
 
   tooLarge(size: i64, known: bool): void {

@@ -24,7 +24,6 @@ export class Piece {
 
 export class Template {
   pieces: Array<Piece> = [];
-  plain: bool = true;
 }
 
 export const enum Kind { User, Company, Regex }
@@ -106,7 +105,6 @@ export function template(s: string): Template {
     if (open > at) t.pieces.push(new Piece(s.substring(at, open), null, null));
     const bar = inner.indexOf("|");
     t.pieces.push(new Piece("", bar < 0 ? inner : inner.substring(0, bar), bar < 0 ? null : inner.substring(bar + 1)));
-    t.plain = false;
     at = close + 2;
   }
   return t;

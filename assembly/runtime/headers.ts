@@ -89,6 +89,19 @@ export function decodeHeaderMap(data: Uint8Array): HeaderMap | null {
   return new HeaderMap(data, <i32>count, offsets);
 }
 
+/** How many bytes the serialised map at `ptr` really spans, or 0 when it does not fit in `limit`. */
+export function mapExtent(ptr: usize, limit: u32): u32 {
+  if (limit < 4) return 0;
+  const count = load<u32>(ptr);
+  let end: u64 = 4 + <u64>count * 8;
+  if (end > <u64>limit) return 0;
+  for (let i: u32 = 0; i < count; i++) {
+    end += <u64>load<u32>(ptr + 4 + i * 8) + <u64>load<u32>(ptr + 8 + i * 8) + 2;
+    if (end > <u64>limit) return 0;
+  }
+  return <u32>end;
+}
+
 /** Serialises pairs (keys[i], values[i]) into the map format the host reads. */
 export function encodeHeaderMap(keys: Array<Uint8Array>, values: Array<Uint8Array>): Uint8Array {
   const n = min(keys.length, values.length);

@@ -17,7 +17,7 @@ import {
   proxy_record_metric,
 } from "@solo-io/proxy-runtime/assembly/imports";
 import { Status, LogLevel, MapType } from "./abi";
-import { HeaderMap, decodeHeaderMap } from "./headers";
+import { HeaderMap, decodeHeaderMap, mapExtent } from "./headers";
 
 // Out-parameters the host writes to: a pointer (allocated with our `malloc`) and a length.
 const RET_PTR = memory.data(8);
@@ -163,19 +163,6 @@ export function headerMapSlack(mapType: i32, hostCount: u32): usize {
     return MARGIN + RESPONSE_FIXED + ENTRY_BYTES + 12 + max(valueLength(mapType, CONTENT_TYPE), sentLength);
   }
   return MARGIN + CALL_FIXED;
-}
-
-/** How many bytes the serialised map at `ptr` really spans, or 0 when it does not fit in `limit`. */
-function mapExtent(ptr: usize, limit: u32): u32 {
-  if (limit < 4) return 0;
-  const count = load<u32>(ptr);
-  let end: u64 = 4 + <u64>count * 8;
-  if (end > <u64>limit) return 0;
-  for (let i: u32 = 0; i < count; i++) {
-    end += <u64>load<u32>(ptr + 4 + i * 8) + <u64>load<u32>(ptr + 8 + i * 8) + 2;
-    if (end > <u64>limit) return 0;
-  }
-  return <u32>end;
 }
 
 export function getHeaderValue(mapType: i32, name: ArrayBuffer): HostBytes {

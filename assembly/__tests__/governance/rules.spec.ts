@@ -5,12 +5,14 @@ import { b, s } from "../helpers";
 describe("merge-tag templates", () => {
   it("splits {{name}} and {{name|default}}, keeps what is not a tag", () => {
     const t = template("a {{0}} b {{tier|free}} {{}} {{x");
-    expect(t.plain).toBe(false);
     expect(t.pieces.length).toBe(6);
     expect(t.pieces[1].name!).toBe("0");
     expect(t.pieces[3].name!).toBe("tier");
     expect(t.pieces[3].fallback!).toBe("free");
-    expect(template("no tags").plain).toBe(true);
+    const plain = template("no tags");
+    expect(plain.pieces.length).toBe(1);
+    expect(plain.pieces[0].name).toBeNull();
+    expect(plain.pieces[0].text).toBe("no tags");
   });
 });
 
