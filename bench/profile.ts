@@ -17,6 +17,8 @@ export interface TimeProfile {
   functions: Map<string, number>;
   /** All samples in wasm code. */
   wasmUs: number;
+  /** Microseconds of wasm samples under each exported callback (proxy_on_…, malloc): inclusive. */
+  callbacks: Map<string, number>;
 }
 
 /** Runs `work` under V8's sampling profiler and keeps the samples that fell in wasm code. */
@@ -37,9 +39,14 @@ export async function profileWasm(work: () => Promise<void>, intervalUs = 50): P
 
 const isWasm = (n: ProfileNode) => n.callFrame.url.startsWith("wasm://") || n.callFrame.functionName.startsWith("js-to-wasm");
 
+const EXPORT = /(?:^|\/)(proxy_on_\w+|malloc)"?$/;
+
 export function wasmSelfTime(p: CpuProfile): TimeProfile {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const functions = new Map<string, number>();
+  const callbacks = new Map<string, number>();
   let wasmUs = 0;
   for (let i = 0; i < p.samples.length; i++) {
     const n = byId.get(p.samples[i]);
@@ -48,8 +55,15 @@ export function wasmSelfTime(p: CpuProfile): TimeProfile {
     wasmUs += dt;
     const name = n.callFrame.functionName || "(unnamed)";
     functions.set(name, (functions.get(name) ?? 0) + dt);
+    // The callback the host called: the outermost exported function on the sample's stack.
+    let callback = "(no callback on the stack)";
+    for (let id: number | undefined = n.id; id !== undefined; id = parent.get(id)) {
+      const m = EXPORT.exec(byId.get(id)?.callFrame.functionName ?? "");
+      if (m) callback = m[1];
+    }
+    callbacks.set(callback, (callbacks.get(callback) ?? 0) + dt);
   }
-  return { functions, wasmUs };
+  return { functions, wasmUs, callbacks };
 }
 
 /**

@@ -6,10 +6,15 @@ import { logWarn, hostAlloc } from "./host";
 
 // The collector (gc.ts) runs only when asked, and asking is safe only where no object is held by a
 // local alone: as a callback returns to the host. Every callback that allocates asks when it
-// ends, and the collector says whether enough was allocated since its last run; a tick always
-// collects, so an idle filter gives its memory back.
+// ends, and the collector says whether enough was allocated since its last run. The request path's
+// callbacks collect only when memory needs it (large bodies): a collection there would be latency.
+// A tick always collects, so an idle filter gives its memory back.
 function collectIfDue(): void {
-  if (__collect_due()) __collect();
+  if (__collect_due(false)) __collect();
+}
+
+function collectIfMemoryDue(): void {
+  if (__collect_due(true)) __collect();
 }
 
 export function proxy_abi_version_0_2_1(): void {}
@@ -68,28 +73,28 @@ export function proxy_on_http_call_response(rootId: u32, token: u32, headerCount
 export function proxy_on_request_headers(id: u32, headerCount: u32, endOfStream: bool): u32 {
   const s = stream(id);
   const action = s !== null ? s.onRequestHeaders(headerCount, endOfStream) : Action.Continue;
-  collectIfDue();
+  collectIfMemoryDue();
   return action;
 }
 
 export function proxy_on_request_body(id: u32, bodySize: u32, endOfStream: bool): u32 {
   const s = stream(id);
   const action = s !== null ? s.onRequestBody(bodySize, endOfStream) : Action.Continue;
-  collectIfDue();
+  collectIfMemoryDue();
   return action;
 }
 
 export function proxy_on_response_headers(id: u32, headerCount: u32, endOfStream: bool): u32 {
   const s = stream(id);
   const action = s !== null ? s.onResponseHeaders(headerCount, endOfStream) : Action.Continue;
-  collectIfDue();
+  collectIfMemoryDue();
   return action;
 }
 
 export function proxy_on_response_body(id: u32, bodySize: u32, endOfStream: bool): u32 {
   const s = stream(id);
   const action = s !== null ? s.onResponseBody(bodySize, endOfStream) : Action.Continue;
-  collectIfDue();
+  collectIfMemoryDue();
   return action;
 }
 

@@ -12,7 +12,7 @@
 // stack), if __collect_due() says so: once as many objects were made since the last collection as
 // survived it (at least MIN_OBJECTS), so marking costs in proportion to the garbage it frees however
 // large the configuration and the queue are; or once MAX_GARBAGE bytes were, since bodies are few
-// objects and most of the bytes.
+// objects and most of the bytes. The request path's callbacks ask for the second only.
 import { BLOCK, BLOCK_OVERHEAD, OBJECT_OVERHEAD, OBJECT_MAXSIZE, TOTAL_OVERHEAD, AL_MASK } from "~lib/rt/common";
 import { E_ALLOCATION_TOO_LARGE, E_ALREADY_PINNED, E_NOT_PINNED } from "~lib/util/error";
 
@@ -218,11 +218,15 @@ export function __unpin(ptr: usize): void {
   obj.linkTo(fromSpace, white);
 }
 
-/** Whether enough was allocated since the last collection for the next to be worth its marking. */
+/**
+ * Whether enough was allocated since the last collection for the next to be worth its marking. On
+ * the request path only memory makes it due: there a collection would be latency, so the count
+ * waits for the log phase.
+ */
 // @ts-ignore: decorator
 @global @unsafe
-export function __collect_due(): bool {
-  return newObjects >= max(survivors, MIN_OBJECTS) || newBytes >= MAX_GARBAGE;
+export function __collect_due(onRequestPath: bool): bool {
+  return newBytes >= MAX_GARBAGE || (!onRequestPath && newObjects >= max(survivors, MIN_OBJECTS));
 }
 
 // @ts-ignore: decorator

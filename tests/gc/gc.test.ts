@@ -67,17 +67,20 @@ test("a collection is due once enough was allocated, and not right after one", (
   }
   assert.ok(gc.due(), "never due");
   assert.ok(steps >= 100, `due after ${steps} objects`);
+  // On the request path a count alone does not make it due: that waits for the log phase.
+  assert.equal(gc.due_by_memory(), 0);
   gc.collect();
   assert.equal(gc.due(), 0);
 });
 
-test("a few large buffers make a collection due too: bytes count, not only objects", () => {
+test("a few large buffers make a collection due too, on the request path as well: bytes count, not only objects", () => {
   const gc = instance();
   gc.collect();
   gc.garbage(20, 64 * 1024);
   assert.equal(gc.due(), 0, "due after 1.25 MiB");
   gc.garbage(20, 64 * 1024);
   assert.equal(gc.due(), 1, "not due after 2.5 MiB of garbage in 40 objects");
+  assert.equal(gc.due_by_memory(), 1, "not due on the request path after 2.5 MiB");
 });
 
 test("a pinned object survives with no reference to it, until unpinned", () => {

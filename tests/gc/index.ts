@@ -84,7 +84,12 @@ export function collect(): void {
 }
 
 export function due(): bool {
-  return __collect_due();
+  return __collect_due(false);
+}
+
+/** Due on the request path: only by bytes. */
+export function due_by_memory(): bool {
+  return __collect_due(true);
 }
 
 export function pages(): i32 {
