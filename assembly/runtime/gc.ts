@@ -86,9 +86,6 @@ function emptyList(at: usize): Obj {
 // @ts-ignore: decorator
 @lazy let pinSpace: Obj = emptyList(memory.data(offsetof<Obj>()));
 
-/** Bytes of all objects (headers included): what survived the last collection plus what came since. */
-// @ts-ignore: decorator
-@lazy let total: usize = 0;
 // Objects that survived the last collection, and objects and bytes allocated since.
 // @ts-ignore: decorator
 @lazy let survivors: u32 = 0;
@@ -149,9 +146,7 @@ export function __new(size: usize, id: i32): usize {
   obj.rtId = id;
   obj.rtSize = <u32>size;
   obj.linkTo(fromSpace, white);
-  const bytes = obj.size;
-  total += bytes;
-  newBytes += bytes;
+  newBytes += obj.size;
   newObjects++;
   return changetype<usize>(obj) + TOTAL_OVERHEAD;
 }
@@ -175,7 +170,6 @@ export function __renew(oldPtr: usize, size: usize): usize {
   obj.next.prev = obj;
   obj.prev.next = obj;
   const after = obj.size;
-  total += after - before;
   if (after > before) newBytes += after - before;
   return ptr;
 }
@@ -259,7 +253,6 @@ export function __collect(): void {
       iter.prev = changetype<Obj>(0);
     } else {
       const payload = iter.mmInfo & ~3;
-      total -= BLOCK_OVERHEAD + payload;
       if (payload <= MAX_LISTED && listed + payload <= LISTED_CAP) {
         const head = headOf(payload);
         store<usize>(block + BLOCK_OVERHEAD, load<usize>(head));
