@@ -316,20 +316,13 @@ class Inflater {
         return true;
       }
       const li = symbol - 257;
-      if (li >= 29) {
-        return false;
-      }
-      // Extra bits, then the distance code and its extra bits: refill before each, and an input
-      // that ends inside them is corrupt.
+      if (li >= 29) return false;
+      // The length's extra bits (at most 5) are already in the buffer: the refill above left at
+      // least 25 bits and the code took at most 15 (decodeSlow reads more only once it is empty),
+      // unless the input ended, when no refill could add any. Then the distance code and its extra
+      // bits, each after a refill. An input that ends inside any of them is corrupt.
       const lext = <i32>unchecked(LEXT[li]);
-      while (bitcnt <= 24 && pos < end) {
-        bitbuf |= <u32>load<u8>(src + pos) << bitcnt;
-        pos++;
-        bitcnt += 8;
-      }
-      if (bitcnt < lext) {
-        return false;
-      }
+      if (bitcnt < lext) return false;
       const len = <i32>unchecked(LBASE[li]) + <i32>(bitbuf & ((1 << lext) - 1));
       bitbuf >>= lext;
       bitcnt -= lext;
@@ -353,24 +346,18 @@ class Inflater {
         bitbuf = this.bitbuf;
         bitcnt = this.bitcnt;
       }
-      if (ds >= 30) {
-        return false;
-      }
+      if (ds >= 30) return false;
       const dext = <i32>unchecked(DEXT[ds]);
       while (bitcnt <= 24 && pos < end) {
         bitbuf |= <u32>load<u8>(src + pos) << bitcnt;
         pos++;
         bitcnt += 8;
       }
-      if (bitcnt < dext) {
-        return false;
-      }
+      if (bitcnt < dext) return false;
       const dist = <i32>unchecked(DBASE[ds]) + <i32>(bitbuf & ((1 << dext) - 1));
       bitbuf >>= dext;
       bitcnt -= dext;
-      if (dist > outLen) {
-        return false;
-      }
+      if (dist > outLen) return false;
       if (outLen + len > room) {
         this.save(pos, bitbuf, bitcnt, outLen);
         if (!this.room(len)) return false;
