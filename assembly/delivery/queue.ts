@@ -1,6 +1,5 @@
 // The per-root event queue: a FIFO of finished events (JSON bytes). Its bounds (events, and bytes
 // together with what the sender holds) are enforced by the root when it admits an event.
-import { uninitialised } from "../codec/bytes";
 
 export class EventQueue {
   private items: Array<Uint8Array> = [];
@@ -39,17 +38,6 @@ export class EventQueue {
     return out;
   }
 
-  /** Puts events back at the front, in order (a batch that could not be sent). */
-  putBack(events: Array<Uint8Array>): void {
-    if (events.length == 0) return;
-    const rest = this.items.slice(this.head);
-    const next = events.slice(0);
-    for (let i = 0; i < rest.length; i++) next.push(rest[i]);
-    for (let i = 0; i < events.length; i++) this.bytes += events[i].length;
-    this.items = next;
-    this.head = 0;
-  }
-
   // Drops consumed slots once they are the larger part, so memory follows the live length.
   private compact(): void {
     if (this.head == 0) return;
@@ -63,20 +51,32 @@ export class EventQueue {
   }
 }
 
-/** The batch body: a JSON array of the events, joined without copying them twice. */
-export function joinBatch(events: Array<Uint8Array>): Uint8Array {
-  let size = 2 + max(events.length - 1, 0);
-  for (let i = 0; i < events.length; i++) size += events[i].length;
-  // Every byte is written below: no zero fill first.
-  const out = uninitialised(size);
-  let p = out.dataStart;
-  store<u8>(p++, 0x5b);
-  for (let i = 0; i < events.length; i++) {
-    if (i > 0) store<u8>(p++, 0x2c);
-    const e = events[i];
-    memory.copy(p, e.dataStart, e.length);
-    p += e.length;
+/**
+ * Where batch bodies are written: one buffer, kept and reused, since the host copies a call's body
+ * when it dispatches it (NWM: ngx_http_proxy_wasm_dispatch copies it into a buffer of its own; Envoy
+ * likewise). A batch of up to 2 MB made anew each time would need that much contiguous memory at
+ * every send, and with long-lived events around it the allocator would grow the heap to find it.
+ */
+const MAX_JOINED = 2 * 1024 * 1024 + 64 * 1024;
+
+export class BatchWriter {
+  private buf: Uint8Array = new Uint8Array(0);
+
+  /** The events as one JSON array: a view of the buffer, valid until the next join. */
+  join(events: Array<Uint8Array>): Uint8Array {
+    let size = 2 + max(events.length - 1, 0);
+    for (let i = 0; i < events.length; i++) size += events[i].length;
+    // Doubling, but not past what a batch can need (MAX_BATCH_BYTES, or one event of up to 1 MB).
+    if (this.buf.length < size) this.buf = new Uint8Array(max(size, min(this.buf.length << 1, MAX_JOINED)));
+    let p = this.buf.dataStart;
+    store<u8>(p++, 0x5b);
+    for (let i = 0; i < events.length; i++) {
+      if (i > 0) store<u8>(p++, 0x2c);
+      const e = events[i];
+      memory.copy(p, e.dataStart, e.length);
+      p += e.length;
+    }
+    store<u8>(p, 0x5d);
+    return this.buf.subarray(0, size);
   }
-  store<u8>(p, 0x5d);
-  return out;
 }

@@ -1,11 +1,14 @@
-// Delivery (docs/protocol.md). Kong lets a filter dispatch only from on_tick, and each call is a new connection, so the
-// sender decides what leaves when: batches of at most batch_size events (and MAX_BATCH_BYTES),
-// several per tick while within max_callback_time_spent and MAX_IN_FLIGHT, optionally gzip'd.
-// Transient failures (5xx, 408, 429, timeouts, connection errors) are retried with exponential
-// backoff and jitter, honouring Retry-After, up to max_retries attempts and max_retry_age; other
-// answers drop the batch. Everything the sender holds counts against event_queue_bytes.
+// Delivery (docs/protocol.md). Kong lets a root context dispatch from its tick and (Kong 3.6+) from a
+// call's answer, never from the log phase, and each call is a new connection. So the sender decides
+// what leaves when: a full batch (batch_size events, or MAX_BATCH_BYTES) as soon as a place is free,
+// at the next tick or answer; a partial one once batch_max_wait has passed since the last batch
+// left, so a quiet worker sends at most one batch per batch_max_wait; as many calls in flight as
+// CallLimit allows, which follows the collector's answers. Transient failures (5xx, 408, 429,
+// timeouts, connection errors) are retried with exponential backoff and jitter, honouring
+// Retry-After, up to max_retries attempts and max_retry_age; other answers drop the batch.
+// Everything the sender holds counts against event_queue_bytes.
 import { Endpoint } from "./endpoint";
-import { EventQueue, joinBatch } from "./queue";
+import { EventQueue, BatchWriter } from "./queue";
 import { Stats, LogLimiter } from "./stats";
 import { utf8, decimal, trimmed, digits, parseStatus } from "../codec/bytes";
 import { gzip } from "../codec/deflate";
@@ -15,12 +18,20 @@ import { ConfigFetch } from "./configfetch";
 import { encodeHeaderMap } from "../runtime/headers";
 import { Status, MapType, BufferType } from "../runtime/abi";
 import { httpCall, getHeaderValue, getBufferBytes, logWarn, logInfo, logError, statusName, nowNanos } from "../runtime/host";
-import { hostReportsFailedCalls } from "../runtime/hostinfo";
+import { hostLearnt, hostReportsFailedCalls, hostDispatchesFromAnswers, hostParallelCalls, hostReadsAnswers } from "../runtime/hostinfo";
+import { CallLimit, MAX_CALLS } from "./calllimit";
+import { DropReport, DeliveryState } from "./dropreport";
 
-/** At most this many calls wait for an answer at once. */
-export const MAX_IN_FLIGHT = 4;
-/** Calls tracked in all, overdue ones included (see busyCalls); their batches count as held bytes. */
-const MAX_TRACKED = 32;
+/**
+ * The tick's period. Before Kong 3.8 it can be set only once, so it is short: a full batch waits
+ * for a free place, then at most one tick (or, on 3.6+, the next answer), and a quiet worker's
+ * tick costs a callback that finds nothing to send. batch_max_wait paces partial batches, not ticks.
+ */
+export const TICK_MS: i32 = 20;
+/** Calls tracked in all, overdue ones included (see markOverdue); their batches count as held bytes. */
+const MAX_TRACKED = 2 * MAX_CALLS;
+/** An answer slower than this share of the call's timeout is trouble: the collector is falling behind. */
+const SLOW_SHARE: u64 = 2;
 /** A batch body stays well under the collector's 50 MB limit, and a worker's memory modest. */
 export const MAX_BATCH_BYTES = 2 * 1024 * 1024;
 // When a call with no answer is presumed lost. Kong applies the timeout argument to each step of a
@@ -46,6 +57,8 @@ export class SenderOptions {
   upstream: string = "";
   userAgent: string = "";
   batchSize: i32 = 50;
+  /** A partial batch leaves once this long has passed since the last batch left. */
+  batchMaxWait: i32 = 1000;
   maxCallbackTimeSpent: i32 = 750;
   /** The timeout given to each dispatch (Kong applies it to each step of the call). */
   timeoutMs: i32 = 5000;
@@ -59,14 +72,25 @@ export class SenderOptions {
   debug: bool = false;
 }
 
+/**
+ * A batch keeps its events, not its body: the body is written at each attempt into the one
+ * BatchWriter, which the host copies from. `bytes` (the events' sum) is what it holds for delivery.
+ */
 class Batch {
   attempts: i32 = 0;
   nextMs: u64 = 0;
-  constructor(public body: Uint8Array, public events: i32, public rawBytes: i32, public firstMs: u64) {}
+  /** The body's size at the last attempt (gzip'd or not): what the collector was sent. */
+  sentBytes: i32 = 0;
+  bytes: i64 = 0;
+  constructor(public events: Array<Uint8Array>, public firstMs: u64) {
+    for (let i = 0; i < events.length; i++) this.bytes += events[i].length;
+  }
 }
 
 /** A call in flight: a batch, or (batch null) a fetch of the application config or of the rules. */
 class InFlight {
+  /** Past its timeout with no word from a host that does not report failures: it holds no place. */
+  overdue: bool = false;
   constructor(public batch: Batch | null, public sentMs: u64, public rules: bool = false) {}
 }
 
@@ -91,10 +115,23 @@ export class Sender {
   private configHeaders: Uint8Array;
   private upstream: ArrayBuffer;
   private inFlight: Map<u32, InFlight> = new Map<u32, InFlight>();
+  private writer: BatchWriter = new BatchWriter();
+  /** When a ready batch last found every place taken (CallLimit grows only from such rounds). */
+  private blockedMs: u64 = 0;
+  private blocked: bool = false;
+  /** Batch calls in flight that hold a place (not overdue): CallLimit bounds them. */
+  private holding: i32 = 0;
+  private limit: CallLimit = new CallLimit();
   private retries: Array<Batch> = [];
   private retryBytes: i64 = 0;
   private inFlightBytes: i64 = 0;
   private timeoutMs: u32;
+  /**
+   * When the last partial batch left: the next waits batch_max_wait after it. Full batches do not
+   * move it, so no queued event waits longer than that (it came after the last partial batch).
+   */
+  private lastPartialMs: u64 = 0;
+  private partialSent: bool = false;
   /** No new batch leaves before this time: the collector failed and is being backed off from. */
   private pausedUntilMs: u64 = 0;
   private appConfig: ConfigFetch = new ConfigFetch();
@@ -103,13 +140,13 @@ export class Sender {
   private rulesFetch: ConfigFetch = new ConfigFetch();
   private rulesHeaders: Uint8Array;
   private rulesFailing: bool = false;
+  private fetchesOffSaid: bool = false;
   sink: AppDataSink | null = null;
   private lastStatsMs: u64 = 0;
   private droppedReported: u64 = 0;
   private failLog: LogLimiter = new LogLimiter();
   private dropLog: LogLimiter = new LogLimiter();
-  private queueFullLog: LogLimiter = new LogLimiter();
-  private tooLargeLog: LogLimiter = new LogLimiter();
+  private drops: DropReport = new DropReport();
   sampling: Sampling | null = null;
 
   constructor(private opts: SenderOptions, private queue: EventQueue, private stats: Stats) {
@@ -137,7 +174,17 @@ export class Sender {
     return this.queue.bytes + this.retryBytes + this.inFlightBytes;
   }
 
-  /** Takes a finished event into the queue; counts and (rate-limited) reports a full queue. */
+  /**
+   * Whether an event could be queued at all: checked before the event is built, so that a worker
+   * whose queue is full spends no time writing events it would drop. Counts the drop when not.
+   */
+  admits(): bool {
+    if (this.queue.length < this.queue.maxEvents && this.heldBytes < <i64>this.opts.eventQueueBytes) return true;
+    this.stats.droppedQueueFull++;
+    return false;
+  }
+
+  /** Takes a finished event into the queue; a full queue counts it (reported by the next tick). */
   offer(event: Uint8Array, nowMs: u64): void {
     if (this.heldBytes + <i64>event.length <= <i64>this.opts.eventQueueBytes && this.queue.push(event)) {
       if (this.opts.debug) {
@@ -146,39 +193,25 @@ export class Sender {
       return;
     }
     this.stats.droppedQueueFull++;
-    const held = this.queueFullLog.allow(nowMs);
-    if (held >= 0) {
-      logWarn("moesif: event queue full (" + this.queue.length.toString() + " of " + this.queue.maxEvents.toString() +
-        " events, " + this.heldBytes.toString() + " of " + this.opts.eventQueueBytes.toString() +
-        " bytes held); dropping new events (" + this.stats.droppedQueueFull.toString() + " dropped so far" +
-        (held > 0 ? ", " + held.toString() + " similar lines suppressed" : "") + ")");
-    }
   }
 
-  /** An event too big even without its bodies (huge headers): counted and reported. */
+  /** An event too big even without its bodies (huge headers): counted and reported by the next tick. */
   tooLarge(size: i32, nowMs: u64): void {
     this.stats.droppedTooLarge++;
-    const held = this.tooLargeLog.allow(nowMs);
-    if (held >= 0) {
-      logWarn("moesif: dropped an event of " + size.toString() + " bytes even without its bodies (the collector takes 1 MB per event); " +
-        this.stats.droppedTooLarge.toString() + " dropped so far");
-    }
   }
 
   /** Called on every tick. */
   flush(nowMs: u64): void {
-    const startNs = nowNanos();
     this.expireLost(nowMs);
-    if (this.appConfig.due(nowMs)) this.fetch(this.appConfig, this.configHeaders, false, nowMs);
-    if (this.opts.fetchRules && this.rulesFetch.due(nowMs)) this.fetch(this.rulesFetch, this.rulesHeaders, true, nowMs);
-    const budgetNs = <u64>this.opts.maxCallbackTimeSpent * 1000000;
-    while (this.busyCalls(nowMs) < MAX_IN_FLIGHT && this.inFlight.size < MAX_TRACKED) {
-      const batch = this.nextBatch(nowMs);
-      if (batch === null) break;
-      if (!this.send(batch, nowMs)) break;
-      if (nowNanos() - startNs >= budgetNs) break;
+    // The config and the rules are in answer bodies: fetched only once the first request has told
+    // which host this is, and only where a root context may read an answer's body (hostReadsAnswers).
+    if (this.canFetch()) {
+      if (this.appConfig.due(nowMs)) this.fetch(this.appConfig, this.configHeaders, false, nowMs);
+      if (this.opts.fetchRules && this.rulesFetch.due(nowMs) && this.roomForCall()) this.fetch(this.rulesFetch, this.rulesHeaders, true, nowMs);
     }
-    this.stats.exportMetrics(this.queue.length);
+    this.pump(nowMs);
+    this.stats.exportMetrics(this.queue.length, this.inFlight.size);
+    if (this.drops.due(this.stats, nowMs)) logWarn(this.drops.line(this.stats, this.state(), nowMs));
     // With debug, the counters every minute. Without, every 5 minutes if anything was dropped since
     // (sampling included, which logs nothing per event): no drop goes unreported, none floods the log.
     const period: u64 = this.opts.debug ? 60000 : 300000;
@@ -193,7 +226,84 @@ export class Sender {
     }
   }
 
-  /** A retry whose time has come (oldest first), else a new batch from the queue, else null. */
+  /** Sends what is ready while CallLimit has places, within max_callback_time_spent. */
+  private pump(nowMs: u64): void {
+    this.markOverdue(nowMs);
+    if (!this.roomForCall()) {
+      this.noteBlocked(nowMs);
+      return;
+    }
+    const startNs = nowNanos();
+    const budgetNs = <u64>this.opts.maxCallbackTimeSpent * 1000000;
+    while (this.roomForCall()) {
+      const batch = this.nextBatch(nowMs);
+      if (batch === null) return;
+      if (!this.send(batch, nowMs)) return;
+      if (nowNanos() - startNs >= budgetNs) return;
+    }
+    this.noteBlocked(nowMs);
+  }
+
+  /** Every place is taken: if something ready waits for one, the limit is what holds delivery back. */
+  private noteBlocked(nowMs: u64): void {
+    if (!this.waiting(nowMs)) return;
+    this.blocked = true;
+    this.blockedMs = nowMs;
+  }
+
+  /**
+   * Whether another call may leave now. Where the host leaks when a root's calls overlap
+   * (hostParallelCalls), one call at a time, of any kind, held until it is answered or presumed lost.
+   */
+  private roomForCall(): bool {
+    if (!hostParallelCalls()) return this.inFlight.size == 0;
+    return this.holding < this.limit.value && this.inFlight.size < MAX_TRACKED;
+  }
+
+  private get callLimit(): i32 {
+    return hostParallelCalls() ? this.limit.value : 1;
+  }
+
+  private canFetch(): bool {
+    if (!hostLearnt()) return false;
+    if (hostReadsAnswers()) return this.roomForCall();
+    if (!this.fetchesOffSaid) {
+      this.fetchesOffSaid = true;
+      logWarn("moesif: on this Kong (3.4/3.5) sampling from " + this.opts.endpoint.basePath + "/v1/config" +
+        (this.opts.fetchRules ? " and governance rules from " + this.opts.endpoint.basePath + "/v1/rules are" : " is") +
+        " off: reading an answer's body from a timer crashes the worker there (fixed in Kong 3.6); every event is sent, nothing is blocked");
+    }
+    return false;
+  }
+
+  /** A full batch, or a retry whose time has come, is ready to leave. */
+  private waiting(nowMs: u64): bool {
+    if (nowMs >= this.pausedUntilMs && this.fullBatchQueued()) return true;
+    for (let i = 0; i < this.retries.length; i++) if (this.retries[i].nextMs <= nowMs) return true;
+    return false;
+  }
+
+  private fullBatchQueued(): bool {
+    return this.queue.length >= this.opts.batchSize || this.queue.bytes >= <i64>MAX_BATCH_BYTES;
+  }
+
+  private state(): DeliveryState {
+    const s = new DeliveryState();
+    s.queued = this.queue.length;
+    s.maxEvents = this.queue.maxEvents;
+    s.heldBytes = this.heldBytes;
+    s.maxBytes = this.opts.eventQueueBytes;
+    s.inFlight = this.holding;
+    s.limit = this.callLimit;
+    return s;
+  }
+
+  /**
+   * A retry whose time has come (oldest first), else a full batch from the queue, else a partial
+   * one, else null. A partial batch leaves when batch_max_wait has passed since the last partial
+   * one: a quiet worker sends at once, then at most one batch per batch_max_wait. "Has passed"
+   * counts from the tick before: the next tick would be late.
+   */
   private nextBatch(nowMs: u64): Batch | null {
     let pick = -1;
     for (let i = 0; i < this.retries.length; i++) {
@@ -203,41 +313,43 @@ export class Sender {
     if (pick >= 0) {
       const b = this.retries[pick];
       this.retries.splice(pick, 1);
-      this.retryBytes -= b.body.length;
+      this.retryBytes -= b.bytes;
       return b;
     }
     // While the collector is being backed off from, new batches wait too.
     if (nowMs < this.pausedUntilMs) return null;
     if (this.queue.length == 0) return null;
+    if (!this.fullBatchQueued()) {
+      if (this.partialSent && nowMs + <u64>TICK_MS < this.lastPartialMs + <u64>this.opts.batchMaxWait) return null;
+      this.lastPartialMs = nowMs;
+      this.partialSent = true;
+    }
     const events = this.queue.take(this.opts.batchSize, MAX_BATCH_BYTES);
     if (events.length == 0) return null;
-    const raw = joinBatch(events);
-    const rawBytes = raw.length;
-    const body = this.opts.enableCompression ? gzip(raw) : raw;
-    return new Batch(body, events.length, rawBytes, nowMs);
+    return new Batch(events, nowMs);
   }
 
   private send(batch: Batch, nowMs: u64): bool {
-    const call = httpCall(this.upstream, this.batchHeaders, batch.body, this.timeoutMs);
+    const raw = this.writer.join(batch.events);
+    const body = this.opts.enableCompression ? gzip(raw) : raw;
+    batch.sentBytes = body.length;
+    const call = httpCall(this.upstream, this.batchHeaders, body, this.timeoutMs);
     if (call.status != Status.Ok) {
-      // The host refused the call: the batch waits for the next tick. With other calls still in
-      // flight this may only mean the host takes one call at a time; otherwise it is worth a line.
-      this.retries.push(batch);
-      this.retryBytes += batch.body.length;
-      batch.nextMs = nowMs;
-      const held = this.inFlight.size > 0 ? -1 : this.failLog.allow(nowMs);
-      if (held >= 0) {
-        logError("moesif: could not dispatch a batch to " + String.UTF8.decode(this.upstream) + " (" + statusName(call.status) +
-          "); it will be tried again" + heldNote(held));
-      }
+      // The host refused the call. It is retried with backoff like a failed one, never at the next
+      // tick: on Kong each refusal from a root context also loses the fake connection NWM made for
+      // it (ngx_http_proxy_wasm_dispatch's error path releases the call, not its fake request).
+      this.retry(batch, nowMs, 0, "could not be called: the host refused the dispatch to " + String.UTF8.decode(this.upstream) +
+        " (" + statusName(call.status) + ")");
       return false;
     }
+    this.holding++;
     this.inFlight.set(call.token, new InFlight(batch, nowMs));
-    this.inFlightBytes += batch.body.length;
+    this.inFlightBytes += batch.bytes;
     if (this.opts.debug) {
-      logInfo("moesif: sent a batch of " + batch.events.toString() + " events (" + batch.body.length.toString() + " bytes" +
-        (this.opts.enableCompression ? ", " + batch.rawBytes.toString() + " before gzip" : "") + "), call " + call.token.toString() +
-        (batch.attempts > 0 ? ", attempt " + (batch.attempts + 1).toString() : ""));
+      logInfo("moesif: sent a batch of " + batch.events.length.toString() + " events (" + body.length.toString() + " bytes" +
+        (this.opts.enableCompression ? ", " + raw.length.toString() + " before gzip" : "") + "), call " + call.token.toString() +
+        (batch.attempts > 0 ? ", attempt " + (batch.attempts + 1).toString() : "") +
+        ", " + this.holding.toString() + " in flight (limit " + this.callLimit.toString() + ")");
     }
     return true;
   }
@@ -273,7 +385,7 @@ export class Sender {
 
   /** An answer named the rules' tag: fetch them again if it is not the tag of the rules in force. */
   private noteRulesTag(): void {
-    if (this.opts.fetchRules) this.rulesFetch.batchTag(answerText(RULES_TAG_KEY));
+    if (this.opts.fetchRules && hostReadsAnswers()) this.rulesFetch.batchTag(answerText(RULES_TAG_KEY));
   }
 
   onResponse(token: u32, bodySize: u32): void {
@@ -287,37 +399,51 @@ export class Sender {
     if (batch === null) {
       if (call.rules) this.onRules(status, bodySize, nowMs);
       else this.onConfig(status, bodySize, nowMs);
-      return;
+    } else {
+      this.onBatchAnswer(call, batch, status, nowMs);
     }
-    this.inFlightBytes -= batch.body.length;
+    // The answer freed a place: what is ready leaves now rather than at the next tick, where the
+    // host lets a root context dispatch from an answer.
+    if (hostDispatchesFromAnswers()) this.pump(nowMs);
+  }
+
+  private onBatchAnswer(call: InFlight, batch: Batch, status: i32, nowMs: u64): void {
+    this.inFlightBytes -= batch.bytes;
+    if (!call.overdue) this.holding--;
     if (status >= 200 && status < 300) {
+      // The limit held delivery back while this call was out (a full batch found no place since).
+      const limited = this.blocked && call.sentMs <= this.blockedMs;
+      if (nowMs - call.sentMs < <u64>this.timeoutMs / SLOW_SHARE) this.limit.clean(limited);
+      else this.limit.trouble(call.sentMs, nowMs);
       this.noteRulesTag();
-      this.stats.sent += <u64>batch.events;
+      this.stats.sent += <u64>batch.events.length;
       this.stats.batches++;
-      this.stats.bytes += <u64>batch.body.length;
+      this.stats.bytes += <u64>batch.sentBytes;
       this.pausedUntilMs = 0;
-      this.appConfig.batchTag(answerText(ETAG_KEY));
-      if (this.opts.debug) logInfo("moesif: collector accepted " + batch.events.toString() + " events (" + status.toString() + ")");
+      if (hostReadsAnswers()) this.appConfig.batchTag(answerText(ETAG_KEY));
+      if (this.opts.debug) logInfo("moesif: collector accepted " + batch.events.length.toString() + " events (" + status.toString() + ")");
       return;
     }
     if (status == 0 || status == 408 || status == 429 || status >= 500) {
+      this.limit.trouble(call.sentMs, nowMs);
       let reason = "answered " + status.toString();
+      // Only :status may be read from an answer where hostReadsAnswers() is false (Kong 3.4/3.5).
+      const readable = hostReadsAnswers();
       if (status == 0) {
-        const ds = getHeaderValue(MapType.HttpCallResponseHeaders, DISPATCH_STATUS_KEY);
-        reason = ds.status == Status.Ok ? "could not be reached (" + String.UTF8.decode(ds.data!.buffer) + ")" : "could not be reached";
+        const ds = readable ? getHeaderValue(MapType.HttpCallResponseHeaders, DISPATCH_STATUS_KEY) : null;
+        reason = ds !== null && ds.status == Status.Ok ? "could not be reached (" + String.UTF8.decode(ds.data!.buffer) + ")" : "could not be reached";
       }
-      this.retry(batch, nowMs, status == 0 ? 0 : retryAfterMs(nowMs), reason);
+      this.retry(batch, nowMs, status == 0 || !readable ? 0 : retryAfterMs(nowMs), reason);
       return;
     }
     // Any other answer means the batch itself was refused: sending it again would not help.
-    this.stats.droppedRejected += <u64>batch.events;
+    this.stats.droppedRejected += <u64>batch.events.length;
     const held = this.dropLog.allow(nowMs);
     if (held >= 0) {
-      logError("moesif: collector refused a batch of " + batch.events.toString() + " events with status " + status.toString() +
+      logError("moesif: collector refused a batch of " + batch.events.length.toString() + " events with status " + status.toString() +
         "; dropped (" + this.stats.droppedRejected.toString() + " rejected so far)" + heldNote(held));
     }
   }
-
   /** The answer to GET /v1/config. A failed or unusable one keeps the config in force. */
   private onConfig(status: i32, bodySize: u32, nowMs: u64): void {
     const fetch = this.appConfig;
@@ -351,10 +477,10 @@ export class Sender {
     batch.attempts++;
     const age = nowMs - batch.firstMs;
     if (batch.attempts > this.opts.maxRetries || age >= <u64>this.opts.maxRetryAge) {
-      this.stats.droppedRetries += <u64>batch.events;
+      this.stats.droppedRetries += <u64>batch.events.length;
       const held = this.dropLog.allow(nowMs);
       if (held >= 0) {
-        logError("moesif: collector " + reason + "; dropped a batch of " + batch.events.toString() + " events after " +
+        logError("moesif: collector " + reason + "; dropped a batch of " + batch.events.length.toString() + " events after " +
           batch.attempts.toString() + " attempts (" + this.stats.droppedRetries.toString() + " dropped so far)" + heldNote(held));
       }
       return;
@@ -366,30 +492,33 @@ export class Sender {
     batch.nextMs = nowMs + <u64>delay;
     this.pausedUntilMs = max(this.pausedUntilMs, batch.nextMs);
     this.retries.push(batch);
-    this.retryBytes += batch.body.length;
-    this.stats.retried += <u64>batch.events;
+    this.retryBytes += batch.bytes;
+    this.stats.retried += <u64>batch.events.length;
     const held = this.failLog.allow(nowMs);
     if (held >= 0) {
-      logWarn("moesif: collector " + reason + "; a batch of " + batch.events.toString() + " events will be retried in " +
+      logWarn("moesif: collector " + reason + "; a batch of " + batch.events.length.toString() + " events will be retried in " +
         delay.toString() + " ms (attempt " + (batch.attempts + 1).toString() + ")" + heldNote(held));
     }
   }
 
   /**
-   * Batch calls that hold one of the MAX_IN_FLIGHT places. Where the host reports failures, every call in
-   * flight. Before Kong 3.9 a failed call is never reported and is presumed lost only late (see
-   * RESOLVER_TIMEOUT_MS), so a call past its timeout argument gives up its place: delivery goes on
-   * while it may still be answered, and its batch stays held, and counted, until then.
+   * Where the host reports failed calls, every batch call in flight holds its place until it is
+   * answered. Before Kong 3.9 a failed call is never reported and is presumed lost only late (see
+   * RESOLVER_TIMEOUT_MS), so a call past its timeout argument gives up its place — delivery goes on
+   * while it may still be answered, and its batch stays held, and counted, until then — and it is
+   * trouble for CallLimit: the collector is slow or gone.
    */
-  private busyCalls(nowMs: u64): i32 {
-    const reported = hostReportsFailedCalls();
+  private markOverdue(nowMs: u64): void {
+    if (this.holding == 0 || hostReportsFailedCalls()) return;
     const calls = this.inFlight.values();
-    let busy = 0;
     for (let i = 0; i < calls.length; i++) {
-      // Only batches count: the config and rules fetches (one of each at most) take no batch's place.
-      if (calls[i].batch !== null && (reported || nowMs - calls[i].sentMs < <u64>this.timeoutMs)) busy++;
+      const call = calls[i];
+      // Only batches hold places: the config and rules fetches (one of each at most) take none.
+      if (call.batch === null || call.overdue || nowMs - call.sentMs < <u64>this.timeoutMs) continue;
+      call.overdue = true;
+      this.holding--;
+      this.limit.trouble(call.sentMs, nowMs);
     }
-    return busy;
   }
 
   /** Calls presumed lost are failed (see RESOLVER_TIMEOUT_MS for when). */
@@ -408,7 +537,9 @@ export class Sender {
         else this.appConfig.failed(nowMs, random01());
         continue;
       }
-      this.inFlightBytes -= batch.body.length;
+      this.inFlightBytes -= batch.bytes;
+      if (!call.overdue) this.holding--;
+      this.limit.trouble(call.sentMs, nowMs);
       this.retry(batch, nowMs, 0, "did not answer within " + limit.toString() + " ms");
     }
   }

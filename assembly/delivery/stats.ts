@@ -1,5 +1,5 @@
 // Counters for what happened to events, so that nothing is lost silently: kept in the filter,
-// exported as proxy-wasm metrics (once per tick, not once per event) and in a periodic log line.
+// exported as proxy-wasm metrics (from the tick, not once per event) and in a periodic log line.
 import { defineMetric, incrementMetric, recordMetric, MetricCounter, MetricGauge } from "../runtime/host";
 import { hostHasMetrics } from "../runtime/hostinfo";
 
@@ -24,6 +24,8 @@ export class Stats {
   private ids: StaticArray<u32> = new StaticArray<u32>(NAMES.length);
   private exported: StaticArray<u64> = new StaticArray<u64>(NAMES.length);
   private queuedId: u32 = 0;
+  private inFlightId: u32 = 0;
+  private gauges: StaticArray<i64> = [-1, -1];
   private defined: bool = false;
 
   private values(): StaticArray<u64> {
@@ -43,11 +45,12 @@ export class Stats {
    * implements them: on Kong before 3.8 any metric call traps, and until the first request tells
    * which host this is, none is made (what accrues meanwhile is handed over later).
    */
-  exportMetrics(queued: i32): void {
+  exportMetrics(queued: i32, inFlight: i32): void {
     if (!hostHasMetrics()) return;
     if (!this.defined) {
       for (let i = 0; i < NAMES.length; i++) this.ids[i] = defineMetric(MetricCounter, "moesif_" + NAMES[i]);
       this.queuedId = defineMetric(MetricGauge, "moesif_events_queued");
+      this.inFlightId = defineMetric(MetricGauge, "moesif_calls_in_flight");
       this.defined = true;
     }
     const v = this.values();
@@ -56,7 +59,11 @@ export class Stats {
       if (delta != 0 && this.ids[i] != 0) incrementMetric(this.ids[i], <i64>delta);
       this.exported[i] = v[i];
     }
-    if (this.queuedId != 0) recordMetric(this.queuedId, <u64>queued);
+    // Ticks come often: a gauge is handed over only when it moved.
+    if (this.queuedId != 0 && this.gauges[0] != queued) recordMetric(this.queuedId, <u64>queued);
+    if (this.inFlightId != 0 && this.gauges[1] != inFlight) recordMetric(this.inFlightId, <u64>inFlight);
+    this.gauges[0] = queued;
+    this.gauges[1] = inFlight;
   }
 
   line(queued: i32, heldBytes: i64): string {

@@ -349,6 +349,7 @@ export class MoesifHttp extends HttpContext {
       c.weight = weightFor(rate);
     }
 
+    if (!sender.admits()) return;
     let event = buildEvent(c, settings.eventOptions);
     if (event.length > MAX_EVENT_BYTES) {
       // Bodies are what makes an event big: leave them out (the event says so), keep the call.

@@ -6,7 +6,7 @@ import { BufferType, Status } from "../runtime/abi";
 import { getBufferBytes, setTickPeriod, logError, logInfo, nowNanos, statusName } from "../runtime/host";
 import { Config, parseConfig } from "./config";
 import { EventQueue } from "../delivery/queue";
-import { Sender, SenderOptions } from "../delivery/sender";
+import { Sender, SenderOptions, TICK_MS } from "../delivery/sender";
 import { Stats } from "../delivery/stats";
 import { EventOptions } from "../event/event";
 import { IdentityConfig } from "../capture/identify";
@@ -46,9 +46,9 @@ export class MoesifRoot extends RootContext {
     const governance: RuleStore | null = config.disableGovernance ? null : new RuleStore();
     sender.sink = governance;
     this.settings = new CallSettings(config, eventOptionsFor(config), identityFor(config), sender, this.stats, governance);
-    // Kong traps on a second non-zero tick period for the same root.
+    // Kong traps on a second non-zero tick period for the same root (before 3.8 it cannot change).
     if (!this.tickSet) {
-      const st = setTickPeriod(<u32>config.batchMaxWait);
+      const st = setTickPeriod(<u32>min(TICK_MS, config.batchMaxWait));
       if (st == Status.Ok) this.tickSet = true;
       else logError("moesif: could not set the tick period (" + statusName(st) + "); events cannot be sent");
     }
@@ -85,6 +85,7 @@ export function senderOptionsFor(config: Config): SenderOptions {
   o.upstream = config.upstream;
   o.userAgent = FILTER_NAME + "/" + FILTER_VERSION;
   o.batchSize = config.batchSize;
+  o.batchMaxWait = config.batchMaxWait;
   o.maxCallbackTimeSpent = config.maxCallbackTimeSpent;
   o.timeoutMs = max(config.connectTimeout, config.sendTimeout);
   o.maxRetries = config.maxRetries;

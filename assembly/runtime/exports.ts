@@ -8,7 +8,7 @@ import { logWarn, hostAlloc } from "./host";
 // local alone: as a callback returns to the host. Every callback that allocates asks when it
 // ends, and the collector says whether enough was allocated since its last run. The request path's
 // callbacks collect only when memory needs it (large bodies): a collection there would be latency.
-// A tick always collects, so an idle filter gives its memory back.
+// Ticks come every few milliseconds, so they collect only when due like the others.
 function collectIfDue(): void {
   if (__collect_due(false)) __collect();
 }
@@ -59,9 +59,12 @@ export function proxy_on_configure(rootId: u32, configSize: u32): bool {
 }
 
 export function proxy_on_tick(rootId: u32): void {
+  // Also as the tick starts: a batch is one contiguous block of up to 2 MB, best carved from memory
+  // the garbage of the requests since the last collection has given back.
+  collectIfDue();
   const r = root(rootId);
   if (r !== null) r.onTick();
-  __collect();
+  collectIfDue();
 }
 
 export function proxy_on_http_call_response(rootId: u32, token: u32, headerCount: u32, bodySize: u32, trailerCount: u32): void {

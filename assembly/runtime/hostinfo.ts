@@ -1,13 +1,16 @@
-// What the host can do, which differs by Kong version in ways a filter cannot probe without risk:
-// before Kong 3.8 the metric functions link but trap when called, and before 3.9 a failed dispatch
-// is never called back. Properties answer only in a request, so the first request of an instance
-// learns the host: `kong.version` (Kong 3.6+); an nginx without it (its variables answer, as
-// `ngx.nginx_version`) is Kong 3.4/3.5; a host with neither is another proxy-wasm host (Envoy),
-// which implements metrics and calls back on failures. Until then, nothing risky is assumed.
+// What the host can do, which differs by Kong version in ways a filter cannot probe without risk.
+// Each capability below names the ngx_wasm_module (NWM) source at the commit Kong pins that decides
+// it. Properties answer only in a request, so the first request of an instance learns the host:
+// `kong.version` (Kong's Lua, 3.6+); else `ngx.kong_version`, an nginx variable an operator of plain
+// nginx with NWM may set to the Kong release whose NWM pin it runs (the project's real-host tests
+// do); else an nginx (its variables answer, as `ngx.nginx_version`) is Kong 3.4/3.5; a host with
+// neither is another proxy-wasm host (Envoy). Until then, nothing risky is assumed: no metric, no
+// second call in flight, nothing read from an answer but its status.
 import { Status } from "./abi";
 import { getProperty, propertyPath } from "./host";
 
 const KONG_VERSION = propertyPath("kong.version");
+const KONG_VERSION_VAR = propertyPath("ngx.kong_version");
 const NGINX_VERSION = propertyPath("ngx.nginx_version");
 
 let learnt = false;
@@ -21,7 +24,8 @@ export function hostLearnt(): bool {
 /** Reads the host's identity, once per instance. Call it from an HTTP context. */
 export function learnHost(): void {
   if (learnt) return;
-  const v = getProperty(KONG_VERSION);
+  let v = getProperty(KONG_VERSION);
+  if (v.status != Status.Ok) v = getProperty(KONG_VERSION_VAR);
   if (v.status == Status.Ok) {
     kong = parseMajorMinor(v.data!);
   } else {
@@ -53,12 +57,52 @@ export function parseMajorMinor(b: Uint8Array): i32 {
   return part == 1 && digits > 0 ? major * 100 + minor : 0;
 }
 
-/** proxy_define_metric and the others work (Kong 3.8+, Envoy); false until the host is learnt. */
+/**
+ * proxy_define_metric and the others work (Kong 3.8+: before 96b4e27e they are bound to
+ * ngx_proxy_wasm_hfuncs_nop, whose NYI traps; Envoy); false until the host is learnt.
+ */
 export function hostHasMetrics(): bool {
   return learnt && (kong < 0 || kong >= 308);
 }
 
-/** A failed dispatch is answered with a callback (Kong 3.9+, Envoy); false until the host is learnt. */
+/**
+ * A failed dispatch is answered with a callback (Kong 3.9+: 9136e463's ngx_http_proxy_wasm_dispatch_err
+ * calls it; Envoy); false until the host is learnt.
+ */
 export function hostReportsFailedCalls(): bool {
   return learnt && (kong < 0 || kong >= 309);
+}
+
+/**
+ * A root context's answer may be read beyond its `:status`: its other headers and its body. Kong 3.4
+ * and 3.5 crash the worker (SIGSEGV): at 21732b18 every body read from a root dereferences the
+ * request context a root has not (ngx_proxy_wasm_get_buffer_helper, src/common/proxy_wasm/
+ * ngx_proxy_wasm_host.c:36-37), and at 3.4.0/3.4.1's prerelease-0.1.0 so does every header read but
+ * `:status` (ngx_proxy_wasm_maps_get_map, ngx_proxy_wasm_maps.c:96-97); neither exposes `kong.version`,
+ * so the two cannot be told apart. Fixed by 5553ae05 and ddec3322, which Kong 3.6 has.
+ */
+export function hostReadsAnswers(): bool {
+  return learnt && (kong < 0 || kong >= 306);
+}
+
+/**
+ * More than one call of a root context may be in flight at once. From Kong 3.7 NWM keeps the calls
+ * of a context in a queue, and when one ends while another is pending it leaves that call's fake
+ * request waiting for a resume that never comes (91d447ff: a success; 96b4e27e and 9136e463: any
+ * end, src/http/proxy_wasm/ngx_http_proxy_wasm_dispatch.c, ngx_http_proxy_wasm_dispatch_resume_handler,
+ * "more http dispatch calls pending"): a worker_connections slot and its memory are lost for good,
+ * until the worker cannot accept clients. Before 3.7 each answer ends its own fake request.
+ */
+export function hostParallelCalls(): bool {
+  return learnt && (kong < 0 || kong < 307);
+}
+
+/**
+ * A root context may dispatch from a call's answer without a leak. Every Kong pin accepts the call
+ * (3.6+ list NGX_PROXY_WASM_STEP_DISPATCH_RESPONSE among the allowed steps) but then never ends the
+ * answered call's fake request (at 21732b18 and a7087a37 `pwexec->call != call` after the callback
+ * returns NGX_AGAIN; from 91d447ff the new call is pending): only Envoy.
+ */
+export function hostDispatchesFromAnswers(): bool {
+  return learnt && kong < 0;
 }

@@ -47,12 +47,20 @@ export interface HostOptions {
   hostname?: string;
   /** Measure the time spent in host functions (benchmarks: the filter's own share is the rest). */
   timeHostCalls?: boolean;
+  /** Measure only the time spent in root callbacks (rootNs: the filter's delivery work). */
+  timeRootCalls?: boolean;
   /** Answer dispatches in-process instead of over the network (benchmarks). */
   dispatchStub?: (call: { upstream: string; headers: Pair[]; body: Buffer }) => { status: number; headers?: Pair[]; body?: Buffer };
 }
 
 /** Thrown from a host function to make the call into wasm trap, as NWM does. */
 export class HostTrap extends Error {}
+
+/**
+ * Thrown from a host function where NWM itself crashes (SIGSEGV): the worker dies, nginx starts
+ * another, and everything the instance held is gone. Recorded in `crashes`; tests hold it empty.
+ */
+export class HostCrash extends Error {}
 
 /** A start-up failure that would stop nginx ([emerg]). */
 export class FatalStartError extends Error {}
@@ -102,6 +110,8 @@ interface CallScope {
   contextId: number;
   rootId: number;
   stream?: HttpStream;
+  /** In on_http_call_response: the call being answered. */
+  call?: PendingCall;
   /** In on_http_call_response: the list headers as the collector sent them, NWM's extras, the body. */
   callResponse?: { list: Pair[]; extras: Pair[]; body: Buffer };
 }
@@ -132,6 +142,8 @@ interface PendingCall {
   headers: Pair[];
   body: Buffer;
   outcome?: { status?: number; error?: string };
+  /** Made from a root context (a fake request of its own in NWM), not from a request. */
+  fromRoot: boolean;
 }
 
 /** Checks a module against what Kong links; returns the problems (empty when Kong would load it). */
@@ -161,6 +173,13 @@ export class KongWasmHost {
   readonly nwm: NwmProfile;
   readonly logs: LogLine[] = [];
   readonly traps: { phase: string; message: string }[] = [];
+  /** Where NWM would have crashed the worker (HostCrash). */
+  readonly crashes: { phase: string; message: string }[] = [];
+  /**
+   * Root calls whose fake request NWM would never finalise: a worker_connections slot and its memory
+   * lost until the worker exits (nwm.ts, leakOnOverlap). Tests hold it empty.
+   */
+  readonly leaks: { token: number; why: string }[] = [];
   readonly calls: PendingCall[] = [];
   /** Times the module was instantiated (1 + instances replaced after traps). */
   instantiations = 0;
@@ -172,8 +191,11 @@ export class KongWasmHost {
   /** With timeHostCalls: nanoseconds spent in host functions, and how many calls. */
   hostNs = 0n;
   hostCalls = 0;
-  /** With timeHostCalls: nanoseconds spent in root callbacks (on_tick, on_http_call_response). */
+  /** With timeHostCalls or timeRootCalls: nanoseconds spent in root callbacks (on_tick, on_http_call_response), and how many. */
   rootNs = 0n;
+  rootCalls = 0;
+  /** With timeHostCalls or timeRootCalls: the part of rootNs spent in host functions (dispatch above all). */
+  rootHostNs = 0n;
   /** With timeHostCalls: nanoseconds spent inside calls into wasm (host functions they call included). */
   wasmNs = 0n;
 
@@ -282,13 +304,17 @@ export class KongWasmHost {
 
   private callRoot(rootId: number, phase: string, fn: () => unknown): void {
     if (this.stopped) return;
-    const t0 = this.opts.timeHostCalls ? process.hrtime.bigint() : 0n;
+    const timed = this.opts.timeHostCalls || this.opts.timeRootCalls;
+    const t0 = timed ? process.hrtime.bigint() : 0n;
     try {
       this.enter({ phase, contextId: rootId, rootId }, fn);
     } catch (e) {
       this.recordTrap(phase, e);
     } finally {
-      if (this.opts.timeHostCalls) this.rootNs += process.hrtime.bigint() - t0;
+      if (timed) {
+        this.rootNs += process.hrtime.bigint() - t0;
+        this.rootCalls++;
+      }
     }
   }
 
@@ -322,6 +348,13 @@ export class KongWasmHost {
 
   private recordTrap(phase: string, e: unknown): string {
     const message = e instanceof Error ? e.message : String(e);
+    if (e instanceof HostCrash) {
+      // The worker dies; nginx's master starts another, with a new instance and nothing of the old.
+      this.crashes.push({ phase, message });
+      this.hostLog("alert", `worker process exited on signal 11 (SIGSEGV) in ${phase}: ${message}`);
+      this.restart();
+      return message;
+    }
     this.traps.push({ phase, message });
     this.hostLog("crit", `filter trapped in ${phase}: ${message}; instance replaced, in-memory state lost`);
     if (phase === "tick" && this.nwm.ticksStopAfterTrap) {
@@ -453,6 +486,7 @@ export class KongWasmHost {
     // (ngx_proxy_wasm_util.c): the block is malloc'd at the size NWM computes and checked against
     // memory at that size, then written in full, past its end where the count is high (maps.ts).
     env.proxy_get_header_map_pairs = (type: number, retPtr: number, retLen: number) => {
+      this.checkRootMapRead(type, null);
       const parts = this.mapParts(type);
       if (parts === null) return Status.BadArgument;
       const { size, bytes } = marshalLikeNwm(parts.list, parts.extras, MAX_MAP_PAIRS);
@@ -474,9 +508,10 @@ export class KongWasmHost {
     // ngx_proxy_wasm_maps_get (ngx_proxy_wasm_maps.c): special keys first, then nginx's list, then
     // (response map) the shim headers; names compared without case.
     env.proxy_get_header_map_value = (type: number, kp: number, kl: number, retPtr: number, retLen: number) => {
+      const key = this.read(kp, kl).toString("latin1").toLowerCase();
+      this.checkRootMapRead(type, key);
       const parts = this.mapParts(type, true);
       if (parts === null) return Status.BadArgument;
-      const key = this.read(kp, kl).toString("latin1").toLowerCase();
       const match = ([k]: Pair) => k.toLowerCase() === key;
       const special = parts.extras.filter(([k]) => k.startsWith(":"));
       const shims = parts.extras.filter(([k]) => !k.startsWith(":"));
@@ -604,15 +639,17 @@ export class KongWasmHost {
         if (this.scope?.phase === "initialize") throw new HostTrap(`${name} called from _initialize: this crashes nginx (ngx_wasm_module#695)`);
         return fn(...args);
       };
-      if (this.opts.timeHostCalls) {
+      if (this.opts.timeHostCalls || this.opts.timeRootCalls) {
         const inner = env[name];
         env[name] = (...args: any[]) => {
           const t0 = process.hrtime.bigint();
           try {
             return inner(...args);
           } finally {
-            this.hostNs += process.hrtime.bigint() - t0;
+            const ns = process.hrtime.bigint() - t0;
+            this.hostNs += ns;
             this.hostCalls++;
+            if (!this.scope?.stream) this.rootHostNs += ns;
           }
         };
       }
@@ -662,6 +699,17 @@ export class KongWasmHost {
 
   // ---- buffers and maps ----
 
+  /**
+   * prerelease-0.1.0 (Kong 3.4.0/3.4.1): ngx_proxy_wasm_maps_get_map dereferences the request context
+   * before it looks at the map type (ngx_proxy_wasm_maps.c:96-97), so from a root context only
+   * `:status` (a special key, answered before the map is looked up) is safe.
+   */
+  private checkRootMapRead(type: number, key: string | null): void {
+    if (this.nwm.rootAnswerCrash !== "headers" || this.scope?.stream || type !== MapType.HttpCallResponseHeaders) return;
+    if (key === ":status") return;
+    throw new HostCrash(`header map read (${key ?? "all pairs"}) from a root context: ngx_proxy_wasm_maps_get_map dereferences the NULL request context (prerelease-0.1.0 ngx_proxy_wasm_maps.c:96-97)`);
+  }
+
   private requireStream(what: string): HttpStream {
     const stream = this.scope?.stream;
     if (!stream) throw new HostTrap(`${what} read from a root context (request-scoped): Kong errors or crashes here`);
@@ -701,6 +749,9 @@ export class KongWasmHost {
         data = this.requireStream("response body").state.responseChunk;
         break;
       case BufferType.HttpCallResponseBody: {
+        if (this.nwm.rootAnswerCrash !== null && !this.scope?.stream) {
+          throw new HostCrash("get_buffer_bytes(http call response body) from a root context: ngx_proxy_wasm_get_buffer_helper dereferences the NULL request context (21732b18 ngx_proxy_wasm_host.c:36-37)");
+        }
         this.checkBufferStep(["http_call_response", "log"], `can only get dispatch response body during "on_http_dispatch_response"`);
         const r = this.scope?.callResponse;
         if (!r) return Status.BadArgument;
@@ -922,6 +973,10 @@ export class KongWasmHost {
     if (!DISPATCH_PHASES.has(scope.phase)) {
       throw new HostTrap(`dispatch failed: cannot dispatch an HTTP call in the ${scope.phase} phase`);
     }
+    const fromRoot = !scope.stream;
+    // Every pin: a root context's callback that dispatches leaves the answered call's fake request
+    // unfinished (ngx_http_proxy_wasm_dispatch_resume_handler returns NGX_AGAIN for it).
+    if (fromRoot && scope.call) this.leak(scope.call.token, "its answer's callback dispatched another call");
     const pairs = deserializeMap(headerBytes);
     if (pairs === null) return Status.BadArgument;
     const get = (k: string) => firstValue(pairs, k)?.toString("latin1");
@@ -929,6 +984,9 @@ export class KongWasmHost {
     const path = get(":path");
     if (!method || !path) {
       const msg = `dispatch failed: no ${!method ? ":method" : ":path"}`;
+      // The fake connection made for a root's call is not released on this error path
+      // (ngx_http_proxy_wasm_dispatch's error: label destroys the call, not the fake request).
+      if (fromRoot) this.leak(this.nextToken++, "a dispatch from a root context failed before it left");
       if (scope.phase === "tick") {
         this.hostLog("error", msg);
         return Status.InternalFailure;
@@ -938,6 +996,8 @@ export class KongWasmHost {
     const target = parseUpstream(upstream);
     if (target === null) {
       this.hostLog("error", `dispatch failed: invalid upstream "${upstream}"`);
+      // ngx_wasm_socket_tcp_init's ngx_parse_url failure takes the same error path as above.
+      if (fromRoot) this.leak(this.nextToken++, "a dispatch from a root context failed before it left");
       return Status.InternalFailure;
     }
     const tls = get(":scheme") === "https";
@@ -948,7 +1008,7 @@ export class KongWasmHost {
     const sniName = sniSource.startsWith("[") ? "" : sniSource.split(":")[0];
     const sniRefused = tls && (sniName === "" || sniSource.startsWith("[") || net.isIPv4(sniName));
     const token = this.nextToken++;
-    const call: PendingCall = { token, rootId: scope.rootId, generation: this.generation, upstream, headers: pairs, body };
+    const call: PendingCall = { token, rootId: scope.rootId, generation: this.generation, upstream, headers: pairs, body, fromRoot };
     this.calls.push(call);
     this.writeU32(tokenPtr, token);
 
@@ -984,12 +1044,18 @@ export class KongWasmHost {
       if (call.outcome) return;
       call.outcome = { status: outcome.status, error: outcome.error?.status };
       if (!this.isCurrent(call.generation)) return;
+      const leakOn = this.nwm.leakOnOverlap;
+      if (fromRoot && leakOn !== null && (leakOn === "any" || outcome.error === undefined) &&
+          this.calls.some((c) => c !== call && c.fromRoot && c.rootId === call.rootId && !c.outcome)) {
+        this.leak(token, `it ended (${outcome.error === undefined ? "answered" : "failed"}) while another call of its root context was pending`);
+      }
       if (outcome.error !== undefined) {
         this.hostLog("error", `dispatch failed: tcp socket - ${outcome.error.detail}`);
         if (!this.nwm.dispatchFailureCallback) return;
         const extras: Pair[] = [[":dispatch_status", Buffer.from(outcome.error.status)]];
         this.callRoot(call.rootId, "http_call_response", () => {
           this.scope!.callResponse = { list: [], extras, body: Buffer.alloc(0) };
+          this.scope!.call = call;
           this.exports.proxy_on_http_call_response?.(call.rootId, token, 0, 0, 0);
         });
         return;
@@ -1003,6 +1069,7 @@ export class KongWasmHost {
       if (this.nwm.dispatchFailureCallback) extras.push([":dispatch_status", Buffer.from("ok")]);
       this.callRoot(call.rootId, "http_call_response", () => {
         this.scope!.callResponse = { list, extras, body: respBody };
+        this.scope!.call = call;
         this.exports.proxy_on_http_call_response?.(call.rootId, token, list.length, respBody.length, 0);
       });
     };
@@ -1042,6 +1109,12 @@ export class KongWasmHost {
     });
     req.end(body);
     return Status.Ok;
+  }
+
+  /** NWM would never free this root call's fake connection (nwm.ts, leakOnOverlap). */
+  private leak(token: number, why: string): void {
+    this.leaks.push({ token, why });
+    this.hostLog("alert", `(emulated) the fake request of root call ${token} is never finalised: ${why}; a worker_connections slot is lost`);
   }
 
   /** Resolves once no dispatch is waiting for its answer. */

@@ -2,13 +2,15 @@
 // behaviour of the ngx_wasm_module (NWM) commit that release pins in its `.requirements` file.
 // Every flag names the NWM source it was read from, at that pin, so the next reader can check it.
 //
+//   Kong 3.4.0, 3.4.1  NGX_WASM_MODULE=prerelease-0.1.0 (7aab2937)
 //   Kong 3.4.2, 3.5.x  NGX_WASM_MODULE=21732b18fc46f409962ae77ddf01c713b568d078  (prerelease-0.1.1)
 //   Kong 3.6.x         NGX_WASM_MODULE=a7087a37f0d423707366a694630f1e09f4c21728
 //   Kong 3.7.x         NGX_WASM_MODULE=91d447ffd0e9bb08f11cc69d1aa9128ec36b4526
 //   Kong 3.8.x         NGX_WASM_MODULE=96b4e27e10c63b07ed40ea88a91c22f23981db35
 //   Kong 3.9.x         NGX_WASM_MODULE=9136e463a6f1d80755ce66c88c3ddecd0eb5e25d
 //
-// Kong 3.4.0 pinned prerelease-0.1.0; "3.4" here means 3.4.2, the 3.4 patch release most run.
+// "3.4" in the version matrix means 3.4.2, the 3.4 patch release most run; 3.4.0 is modelled where
+// it differs (a root's answer headers).
 
 export interface NwmProfile {
   /** The Kong version asked for, e.g. "3.9.1". */
@@ -60,6 +62,28 @@ export interface NwmProfile {
    */
   ticksStopAfterTrap: boolean;
   /**
+   * What reading a root context's dispatch answer does to the worker beyond its `:status`: "body" —
+   * a body read crashes it (SIGSEGV: at 21732b18 ngx_proxy_wasm_get_buffer_helper does `rctx->r` with
+   * the NULL request context of a root before it looks at the buffer type, src/common/proxy_wasm/
+   * ngx_proxy_wasm_host.c:36-37; fixed by 5553ae05, in a7087a37); "headers" — at prerelease-0.1.0 every
+   * map read but `:status` crashes too (ngx_proxy_wasm_maps_get_map, ngx_proxy_wasm_maps.c:96-97;
+   * fixed by ddec3322, in 21732b18); null — both are safe.
+   */
+  rootAnswerCrash: "headers" | "body" | null;
+  /**
+   * When a root context's call ends and its fake request is never finalised: NWM gives every root call
+   * a fake connection (ngx_http_wasm_create_fake_connection, a worker_connections slot) that only
+   * ngx_http_wasm_finalize_fake_request frees, and it is not reached when the dispatch resume
+   * handler returns NGX_AGAIN (src/http/proxy_wasm/ngx_http_proxy_wasm_dispatch.c). At every pin that
+   * is the case for an answer whose callback dispatched again (21732b18, a7087a37: `pwexec->call !=
+   * call`; later: the new call is pending). From 91d447ff the calls of a context are queued and a call
+   * that ends while another is pending yields instead of finishing: "success" — only successes
+   * (91d447ff, whose error path returns NGX_ERROR); "any" — successes and failures alike (96b4e27e,
+   * 9136e463, the `done:` label's ngx_proxy_wasm_dispatch_calls_total check); null — an answer while
+   * another call is pending finishes normally (before 91d447ff).
+   */
+  leakOnOverlap: "success" | "any" | null;
+  /**
    * get_buffer_bytes with nothing to copy (an empty chunk, max 0) answers Ok and writes no pointer
    * ("eof", ngx_proxy_wasm_hfuncs_get_buffer from a7087a37); at 21732b18 it answers NotFound.
    */
@@ -76,7 +100,8 @@ const PINS: [string, string][] = [
   ["3.8.0", "96b4e27e10c63b07ed40ea88a91c22f23981db35"],
   ["3.7.0", "91d447ffd0e9bb08f11cc69d1aa9128ec36b4526"],
   ["3.6.0", "a7087a37f0d423707366a694630f1e09f4c21728"],
-  ["3.4.0", "21732b18fc46f409962ae77ddf01c713b568d078"],
+  ["3.4.2", "21732b18fc46f409962ae77ddf01c713b568d078"],
+  ["3.4.0", "7aab2937"],
 ];
 
 /** The versions the version matrix runs: one per distinct NWM pin (3.5 pins what 3.4.2 pins). */
@@ -106,6 +131,8 @@ export function nwmProfile(kongVersion: string): NwmProfile {
     headerSettersTrapAfterStep: at("3.7.0"),
     shimsOnlyInResponseSteps: at("3.8.0"),
     ticksStopAfterTrap: !at("3.6.0"),
+    rootAnswerCrash: at("3.6.0") ? null : at("3.4.2") ? "body" : "headers",
+    leakOnOverlap: at("3.8.0") ? "any" : at("3.7.0") ? "success" : null,
     emptyBufferOk: at("3.6.0"),
     bufferStepChecks: at("3.6.0"),
   };

@@ -247,7 +247,7 @@ describe("debug and collector answers", () => {
     await h.flush();
     const filterLines = h.host.logs.filter((l) => l.source === "filter").map((l) => l.message);
     assert.equal(filterLines.length, 1);
-    assert.match(filterLines[0], /^moesif: filter \S+ configured for 127\.0\.0\.1:\d+ \(batch_size 50, event_queue_size 10000, event_queue_bytes 4194304\)$/);
+    assert.match(filterLines[0], /^moesif: filter \S+ configured for 127\.0\.0\.1:\d+ \(batch_size 500, event_queue_size 10000, event_queue_bytes 4194304\)$/);
   });
 
   test("a refused batch is counted and reported, not silently lost", async () => {

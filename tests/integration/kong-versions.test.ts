@@ -3,7 +3,7 @@
 // the case peers send them, and configuration Kong could never honour refused up front.
 import { test, describe, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { harness, Harness, send, logsAt, closeChecked } from "../support/harness.ts";
+import { harness, Harness, send, logsAt, closeChecked, assertHostClean } from "../support/harness.ts";
 import { KONG_VERSIONS, versionAtLeast } from "../host/nwm.ts";
 
 let h: Harness | null = null;
@@ -39,7 +39,7 @@ for (const kongVersion of KONG_VERSIONS) describe(`on Kong ${kongVersion}`, () =
     }
     await h.flush();
     await h.flush();
-    assert.deepEqual(h.host.traps, []);
+    assertHostClean(h.host);
     const events = h.collector.events;
     assert.equal(events.length, 105);
     // The client sent Host and Connection besides ours: Kong hands over 96 of them.

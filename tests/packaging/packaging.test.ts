@@ -10,7 +10,7 @@ import Ajv04 from "ajv-draft-04";
 import { Ajv } from "ajv";
 import { parse as parseYaml } from "yaml";
 import { KongWasmHost } from "../host/kong-host.ts";
-import { moesifWasm } from "../support/harness.ts";
+import { moesifWasm, assertHostClean } from "../support/harness.ts";
 import { root, kongDir, fixtures, files, yamlDocs, kongConf, chartKeys } from "./kongfiles.ts";
 
 const meta = JSON.parse(readFileSync(join(kongDir, "moesif.meta.json"), "utf8"));
@@ -22,7 +22,7 @@ function filterVerdict(configText: string): { ok: boolean; errors: string[] } {
   const host = new KongWasmHost(moesifWasm(), [{ name: "moesif", config: configText }], { autoTick: false });
   host.start();
   host.stop();
-  assert.deepEqual(host.traps, []);
+  assertHostClean(host);
   const errors = host.logs.filter((l) => l.level === "error" || l.level === "crit").map((l) => l.message);
   return { ok: errors.length === 0, errors };
 }

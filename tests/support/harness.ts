@@ -45,7 +45,12 @@ export interface Harness {
   upstream: Upstream;
   /** Upstream requests seen, in order. */
   upstreamSeen: { method: string; url: string; headers: http.IncomingHttpHeaders; body: Buffer }[];
-  /** Runs one tick on every root and waits for the dispatches to be answered. */
+  /**
+   * Ticks every root and waits for the dispatches to be answered, again while a tick still sends
+   * something (from Kong 3.7 a root has one call in flight at a time: the config fetch, then a
+   * batch). Where the harness keeps the time (no host.clock given), it first moves it on by
+   * batch_max_wait, so a partial batch may leave.
+   */
   flush(): Promise<void>;
   close(): Promise<void>;
 }
@@ -79,15 +84,20 @@ export async function harness(opts: HarnessOptions = {}): Promise<Harness> {
     name: "moesif",
     config: typeof config === "string" ? config : JSON.stringify({ api_endpoint: collector.url, ...config }),
   }];
-  const host = new KongWasmHost(moesifWasm(), filters, { autoTick: false, ...opts.host });
+  // Unless the test keeps the time itself, the harness does: the wall clock, which flush() moves
+  // on by batch_max_wait, as long as a partial batch may wait, so that whatever is queued leaves.
+  let skewMs = 0;
+  const clock = opts.host?.clock ?? (() => Date.now() + skewMs);
+  const wait = typeof config === "object" && typeof config.batch_max_wait === "number" ? config.batch_max_wait : 1000;
+  const host = new KongWasmHost(moesifWasm(), filters, { autoTick: false, ...opts.host, clock });
   host.start();
-  const gateway = await startGateway({ host, upstream: upstream.url, clock: opts.host?.clock, ...opts.gateway });
+  const gateway = await startGateway({ host, upstream: upstream.url, clock, ...opts.gateway });
   return {
     host, gateway, collector, upstream, upstreamSeen,
     async flush() {
       await gateway.idle();
-      host.tickAll();
-      await host.settle();
+      if (!opts.host?.clock) skewMs += wait;
+      await tickUntilIdle(host);
     },
     async close() {
       host.stop();
@@ -98,19 +108,59 @@ export async function harness(opts: HarnessOptions = {}): Promise<Harness> {
   };
 }
 
+/**
+ * Ticks every root and waits for the answers, again while a tick still sends something (from Kong
+ * 3.7 a root has one call in flight at a time); `between` runs before each tick (a fake clock's step).
+ */
+export async function tickUntilIdle(host: KongWasmHost, between: () => void = () => {}, rounds = 10): Promise<void> {
+  for (let round = 0; round < rounds; round++) {
+    const calls = host.calls.length;
+    between();
+    host.tickAll();
+    await host.settle();
+    if (host.calls.length === calls) break;
+  }
+}
+
+/**
+ * One call first, so that the filter learns which host it is in and (Kong 3.6+) loads its config
+ * and rules, which it fetches only then; then the harness forgets it: calls, batches, events and
+ * upstream calls start from here. `advance` moves a test's fake clock on by batch_max_wait, so that
+ * the next partial batch may leave at once.
+ */
+export async function warmUp(h: Harness, advance: () => void = () => {}): Promise<void> {
+  const r = await send(h.gateway.url, { path: "/warm-up" });
+  if (r.status !== 200) throw new Error(`the warm-up call got ${r.status}`);
+  await h.flush();
+  if (h.collector.events.length !== 1) throw new Error(`the warm-up call gave ${h.collector.events.length} events`);
+  advance();
+  h.host.calls.splice(0);
+  h.collector.events.splice(0);
+  h.collector.batches.splice(0);
+  h.upstreamSeen.splice(0);
+}
+
+/** No trap, no worker crash, no leaked fake request: what every test of the filter holds. */
+export function assertHostClean(host: KongWasmHost): void {
+  if (host.traps.length > 0) throw new Error(`the filter trapped: ${host.traps[0].message}`);
+  if (host.crashes.length > 0) throw new Error(`the filter made NWM crash the worker (Kong ${host.kongVersion}): ${host.crashes[0].message}`);
+  if (host.leaks.length > 0) throw new Error(`the filter made NWM leak ${host.leaks.length} fake requests (Kong ${host.kongVersion}): call ${host.leaks[0].token}: ${host.leaks[0].why}`);
+}
+
 /** Log lines of one level (from the filter and the host). */
 export function logsAt(host: KongWasmHost, level: string): string[] {
   return host.logs.filter((l) => l.level === level).map((l) => l.message);
 }
 
 /**
- * Ends a test's harness: the filter must never have trapped, and every event it sent must be one
- * this filter promises (filter-event.schema.json), whatever the test did.
+ * Ends a test's harness: the filter must never have trapped, crashed the worker or made NWM leak a
+ * connection, and every event it sent must be one this filter promises (filter-event.schema.json),
+ * whatever the test did.
  */
 export async function closeChecked(h: Harness | null): Promise<void> {
   if (!h) return;
   try {
-    if (h.host.traps.length > 0) throw new Error(`the filter trapped: ${h.host.traps[0].message}`);
+    assertHostClean(h.host);
     const v = h.collector.filterViolations[0];
     if (v) throw new Error(`the filter sent an event outside its schema: ${v.problems}\n${JSON.stringify(v.event)}`);
   } finally {

@@ -1,7 +1,7 @@
 import { ByteWriter } from "../../codec/bytes";
 import { writeHeaders, buildEvent, EventOptions } from "../../event/event";
 import { Capture } from "../../event/model";
-import { EventQueue, joinBatch } from "../../delivery/queue";
+import { EventQueue, BatchWriter } from "../../delivery/queue";
 import { decodeHeaderMap, encodeHeaderMap } from "../../runtime/headers";
 import { b, s, bytesOf } from "../helpers";
 
@@ -64,13 +64,20 @@ describe("event queue", () => {
     expect(s(first[0])).toBe("1");
     expect(s(first[1])).toBe("2");
     expect(q.length).toBe(1);
-    q.putBack(first);
-    expect(q.length).toBe(3);
-    expect(s(q.take(1)[0])).toBe("1");
+    expect(q.bytes).toBe(1);
+    expect(s(q.take(1)[0])).toBe("3");
+    expect(q.length).toBe(0);
   });
-  it("joins a batch as one JSON array", () => {
-    expect(s(joinBatch([b("{\"a\":1}"), b("{\"b\":2}")]))).toBe("[{\"a\":1},{\"b\":2}]");
-    expect(s(joinBatch([]))).toBe("[]");
+  it("joins a batch as one JSON array, in one buffer reused from batch to batch", () => {
+    const w = new BatchWriter();
+    const first = w.join([b("{\"a\":1}"), b("{\"b\":2}")]);
+    expect(s(first)).toBe("[{\"a\":1},{\"b\":2}]");
+    expect(s(w.join([]))).toBe("[]");
+    const big = w.join([b("{\"c\":\"" + "x".repeat(100) + "\"}"), b("{}")]);
+    expect(big.length).toBe(2 + 108 + 1 + 2);
+    expect(s(big).endsWith("\"},{}]")).toBe(true, "grown to fit");
+    expect(s(w.join([b("{}")]))).toBe("[{}]");
+    expect(w.join([b("{}")]).dataStart).toBe(big.dataStart, "the same buffer");
   });
   it("keeps working across many takes (compaction)", () => {
     const q = new EventQueue(1000);

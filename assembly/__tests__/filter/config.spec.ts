@@ -58,7 +58,7 @@ describe("parseConfig", () => {
     expect(c.applicationId).toBe("abc");
     expect(c.apiEndpoint).toBe("https://api.moesif.net");
     expect(c.endpoint.upstream).toBe("api.moesif.net:443");
-    expect(c.batchSize).toBe(50);
+    expect(c.batchSize).toBe(500);
     expect(c.debug).toBe(false);
     expect(c.eventQueueSize).toBe(10000);
     expect(c.authorizationHeaderName).toBe("authorization");
