@@ -66,8 +66,9 @@ export class BatchWriter {
   join(events: Array<Uint8Array>): Uint8Array {
     let size = 2 + max(events.length - 1, 0);
     for (let i = 0; i < events.length; i++) size += events[i].length;
-    // Doubling, but not past what a batch can need (MAX_BATCH_BYTES, or one event of up to 1 MB).
-    if (this.buf.length < size) this.buf = new Uint8Array(max(size, min(this.buf.length << 1, MAX_JOINED)));
+    // Small batches double it; past 64 KB it goes straight to the most a batch can need
+    // (MAX_BATCH_BYTES, or one event of up to 1 MB): one large block, not a trail of ever larger ones.
+    if (this.buf.length < size) this.buf = new Uint8Array(size <= 65536 ? max(size, this.buf.length << 1) : max(size, MAX_JOINED));
     let p = this.buf.dataStart;
     store<u8>(p++, 0x5b);
     for (let i = 0; i < events.length; i++) {

@@ -429,6 +429,65 @@ describe("dispatch", () => {
     assert.ok(probeLines(stalled).includes("response token 0 headers 0 status - dispatch_status timeout body NotFound"), probeLines(stalled).join("\n"));
   });
 
+  test("a root's answer: reading its body crashes Kong 3.4.2/3.5's worker, any header but :status 3.4.0's; 3.6 reads both", async () => {
+    const up = await startUpstream((_req, _body, res) => {
+      res.writeHead(201, { "x-answer": "yes" });
+      res.end("created");
+    });
+    for (const [version, crash] of [["3.4.0", /header map read \(:dispatch_status\)/], ["3.4.2", /get_buffer_bytes\(http call response body\)/], ["3.6.1", null]] as const) {
+      const host = probe(`dispatch-on-tick 127.0.0.1:${up.port}`, { kongVersion: version });
+      host.tick(host.rootIds[0]);
+      await host.settle();
+      if (crash === null) {
+        assert.deepEqual(host.crashes, [], version);
+        assert.ok(probeLines(host).includes("response token 0 headers 4 status 201 dispatch_status - body created"), probeLines(host).join("\n"));
+      } else {
+        assert.equal(host.crashes.length, 1, version);
+        assert.match(host.crashes[0].message, crash);
+        assert.ok(host.logs.some((l) => l.level === "alert" && /exited on signal 11/.test(l.message)), version);
+        assert.equal(host.traps.length, 0, "a crash, not a trap");
+        assert.equal(host.instantiations, 2, "nginx starts a new worker: a new instance, nothing of the old");
+      }
+    }
+    await up.close();
+  });
+
+  test("two calls of a root in flight: from Kong 3.7 the first to end is never finished (a success on 3.7, any end from 3.8)", async () => {
+    const fast = await startUpstream((_req, _body, res) => res.end("fast"));
+    const slow = await startUpstream((_req, _body, res) => setTimeout(() => res.end("slow"), 100));
+    const leaks = async (version: string, first: string) => {
+      const host = probe(`dispatch-twice ${first} 127.0.0.1:${slow.port}`, { kongVersion: version });
+      host.tick(host.rootIds[0]);
+      await host.settle();
+      return host.leaks.map((l) => `${l.token}: ${l.why}`);
+    };
+    const ok = `127.0.0.1:${fast.port}`;
+    const refused = "127.0.0.1:1";
+    for (const version of ["3.4.2", "3.6.1"]) {
+      assert.deepEqual(await leaks(version, ok), [], version);
+      assert.deepEqual(await leaks(version, refused), [], version);
+    }
+    assert.deepEqual(await leaks("3.7.1", ok), ["0: it ended (answered) while another call of its root context was pending"]);
+    assert.deepEqual(await leaks("3.7.1", refused), [], "3.7 finishes a failed call");
+    for (const version of ["3.8.0", "3.9.1"]) {
+      assert.deepEqual(await leaks(version, ok), ["0: it ended (answered) while another call of its root context was pending"], version);
+      assert.deepEqual(await leaks(version, refused), ["0: it ended (failed) while another call of its root context was pending"], version);
+    }
+    await fast.close();
+    await slow.close();
+  });
+
+  test("a root's answer that dispatches again: the answered call is never finished, at every pin", async () => {
+    const up = await startUpstream((_req, _body, res) => res.end("ok"));
+    for (const version of ["3.4.2", "3.6.1", "3.9.1"]) {
+      const host = probe(`dispatch-from-answer 127.0.0.1:${up.port}`, { kongVersion: version });
+      host.tick(host.rootIds[0]);
+      await host.settle();
+      assert.deepEqual(host.leaks.map((l) => `${l.token}: ${l.why}`), ["0: its answer's callback dispatched another call"], version);
+    }
+    await up.close();
+  });
+
   test("TLS to an IP address fails: Kong cannot derive SNI from it", async () => {
     const host = probe("dispatch-tls-ip 127.0.0.1:1");
     host.tick(host.rootIds[0]);

@@ -42,7 +42,10 @@ export interface LoadResult {
   deliveryHostNsPerEvent: number;
   /** Root callbacks run (ticks and answers). */
   rootCalls: number;
+  /** Traps, worker crashes and leaked fake requests the host saw (all must be 0). */
   traps: number;
+  crashes: number;
+  leaks: number;
   warnings: string[];
 }
 
@@ -96,6 +99,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       deliveryHostNsPerEvent: unique > 0 ? Number(host.rootHostNs) / unique : 0,
       rootCalls: host.rootCalls,
       traps: host.traps.length,
+      crashes: host.crashes.length,
+      leaks: host.leaks.length,
       warnings: host.logs.filter((l) => l.level === "warn" || l.level === "error").map((l) => l.message),
     };
   } finally {

@@ -80,7 +80,17 @@ class ProbeRoot extends RootContext {
       const r = httpCall(String.UTF8.encode(this.arg), encodeHeaderMap(keys, values), new Uint8Array(0), 2000);
       logInfo("probe: dispatch " + statusName(r.status) + " token " + r.token.toString());
     }
-    if (this.command == "dispatch-on-tick" && this.ticks == 1) this.dispatch(true);
+    if ((this.command == "dispatch-on-tick" || this.command == "dispatch-from-answer") && this.ticks == 1) this.dispatch(true);
+    // Two calls at once: "host:port host:port" (the second, e.g., a slower upstream).
+    if (this.command == "dispatch-twice" && this.ticks == 1) {
+      const sp = this.arg.indexOf(" ");
+      const first = this.arg.substring(0, sp);
+      const second = this.arg.substring(sp + 1);
+      this.arg = first;
+      this.dispatch(true);
+      this.arg = second;
+      this.dispatch(true);
+    }
     if (this.command == "dispatch-no-path" && this.ticks == 1) this.dispatch(false);
   }
 
@@ -100,6 +110,7 @@ class ProbeRoot extends RootContext {
   }
 
   onHttpCallResponse(token: u32, headers: u32, body: u32, trailers: u32): void {
+    if (this.command == "dispatch-from-answer" && token == 0) this.dispatch(true);
     const st = getHeaderValue(MapType.HttpCallResponseHeaders, String.UTF8.encode(":status"));
     const ds = getHeaderValue(MapType.HttpCallResponseHeaders, String.UTF8.encode(":dispatch_status"));
     const b = getBufferBytes(BufferType.HttpCallResponseBody, 0, body);
