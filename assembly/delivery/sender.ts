@@ -7,7 +7,7 @@
 // timeouts, connection errors) are retried with exponential backoff and jitter, honouring
 // Retry-After, up to max_retries attempts and max_retry_age; other answers drop the batch.
 // Everything the sender holds counts against event_queue_bytes.
-import { Endpoint } from "./endpoint";
+import { Endpoint, isIpLiteral } from "./endpoint";
 import { EventQueue, BatchWriter } from "./queue";
 import { Stats, LogLimiter } from "./stats";
 import { utf8, decimal, trimmed, digits, parseStatus } from "../codec/bytes";
@@ -38,12 +38,14 @@ export const MAX_BATCH_BYTES = 2 * 1024 * 1024;
 // call, not to the whole (ngx_wasm_socket_tcp.c: connect, TLS handshake, each send and each read
 // have their own timer), after name resolution with its own 30 s default (resolver_timeout). Before
 // 3.9 a failed call is never called back, so the sender must give up by itself, and a slow call it
-// gave up on too soon would be sent twice: it waits for the resolver, then five timeouts (connect,
-// handshake, send, the answer's headers and body), and a second more. From 3.9 (and on Envoy) the
-// host reports every failure: the call is given up only when the host has said nothing for 10
-// minutes, which no working host does.
+// gave up on too soon would be sent twice: it waits for the steps this call has — the resolver
+// unless the target is an IP address (ngx_wasm_socket_tcp_connect: an address parsed by
+// ngx_parse_url is used with "no resolving"), connect, the TLS handshake only for https (only with
+// sock->ssl_conf), send, the answer's headers and its body — and a second more. From 3.9 (and on
+// Envoy) the host reports every failure: the call is given up only when the host has said nothing
+// for 10 minutes, which no working host does.
 const RESOLVER_TIMEOUT_MS: u64 = 30000;
-const LOST_CALL_STEPS: u64 = 5;
+const LOST_CALL_STEPS: u64 = 4;
 const LOST_CALL_MARGIN_MS: u64 = 1000;
 const LOST_CALL_CAP_MS: u64 = 600000;
 const BACKOFF_BASE_MS: f64 = 1000;
@@ -126,6 +128,8 @@ export class Sender {
   private retryBytes: i64 = 0;
   private inFlightBytes: i64 = 0;
   private timeoutMs: u32;
+  /** Before Kong 3.9: how long a call without an answer may still be running (see RESOLVER_TIMEOUT_MS). */
+  private lostAfterMs: u64;
   /**
    * When the last partial batch left: the next waits batch_max_wait after it. Full batches do not
    * move it, so no queued event waits longer than that (it came after the last partial batch).
@@ -152,8 +156,12 @@ export class Sender {
   constructor(private opts: SenderOptions, private queue: EventQueue, private stats: Stats) {
     const ep = opts.endpoint;
     // An explicit upstream (an Envoy cluster name, or a host:port) overrides the endpoint's.
-    this.upstream = String.UTF8.encode(opts.upstream.length > 0 ? opts.upstream : ep.upstream);
+    const target = opts.upstream.length > 0 ? opts.upstream : ep.upstream;
+    this.upstream = String.UTF8.encode(target);
     this.timeoutMs = <u32>opts.timeoutMs;
+    const tls = ep.scheme == "https";
+    this.lostAfterMs = (isIpLiteral(hostOf(target)) ? 0 : RESOLVER_TIMEOUT_MS) +
+      (LOST_CALL_STEPS + (tls ? 1 : 0)) * <u64>opts.timeoutMs + LOST_CALL_MARGIN_MS;
     const common: Array<Uint8Array> = [utf8(":authority"), utf8(":scheme"), utf8("x-moesif-application-id"), utf8("user-agent")];
     const commonValues: Array<Uint8Array> = [utf8(ep.authority), utf8(ep.scheme), utf8(opts.applicationId), utf8(opts.userAgent)];
     const keys = [utf8(":method"), utf8(":path"), utf8("content-type")].concat(common);
@@ -434,7 +442,9 @@ export class Sender {
       const readable = hostReadsAnswers();
       if (status == 0) {
         const ds = readable ? getHeaderValue(MapType.HttpCallResponseHeaders, DISPATCH_STATUS_KEY) : null;
-        reason = ds !== null && ds.status == Status.Ok ? "could not be reached (" + String.UTF8.decode(ds.data!.buffer) + ")" : "could not be reached";
+        const what = ds !== null && ds.status == Status.Ok ? String.UTF8.decode(ds.data!.buffer) : "";
+        // Kong 3.9 says "ok" for a connection that ended before an answer came (a reset after the send).
+        reason = what.length == 0 ? "could not be reached" : what == "ok" ? "closed the connection without answering" : "could not be reached (" + what + ")";
       }
       this.retry(batch, nowMs, status == 0 || !readable ? 0 : retryAfterMs(nowMs), reason);
       return;
@@ -527,8 +537,7 @@ export class Sender {
   /** Calls presumed lost are failed (see RESOLVER_TIMEOUT_MS for when). */
   private expireLost(nowMs: u64): void {
     if (this.inFlight.size == 0) return;
-    const limit = hostReportsFailedCalls() ? LOST_CALL_CAP_MS
-      : RESOLVER_TIMEOUT_MS + LOST_CALL_STEPS * <u64>this.timeoutMs + LOST_CALL_MARGIN_MS;
+    const limit = hostReportsFailedCalls() ? LOST_CALL_CAP_MS : this.lostAfterMs;
     const tokens = this.inFlight.keys();
     for (let i = 0; i < tokens.length; i++) {
       const call = this.inFlight.get(tokens[i]);
@@ -546,6 +555,13 @@ export class Sender {
       this.retry(batch, nowMs, 0, "did not answer within " + limit.toString() + " ms");
     }
   }
+}
+
+/** The host of a dispatch target "host:port" or "[v6]:port" (a cluster name is its own host). */
+function hostOf(target: string): string {
+  if (target.startsWith("[")) return target.substring(0, target.indexOf("]") + 1);
+  const colon = target.lastIndexOf(":");
+  return colon < 0 ? target : target.substring(0, colon);
 }
 
 function heldNote(held: i64): string {

@@ -148,6 +148,17 @@ describe("transient failures are retried with backoff", () => {
     assert.ok(logsAt(h.host, "error").some((l) => l === "moesif: collector answered 502; dropped a batch of 2 events after 3 attempts (2 dropped so far)"));
   });
 
+  if (versionAtLeast(kongVersion, "3.9.0")) test("a connection closed before an answer is retried, and said so (Kong 3.9: :dispatch_status ok, no :status)", async () => {
+    const { h, clock } = await setup();
+    h.collector.failNext({ drop: true });
+    await send(h.gateway.url, { path: "/a" });
+    await h.flush();
+    assert.ok(logsAt(h.host, "warn").some((l) => /^moesif: collector closed the connection without answering; a batch of 1 events will be retried in \d+ ms \(attempt 2\)$/.test(l)), logsAt(h.host, "warn").join("\n"));
+    clock.advance(1000);
+    await h.flush();
+    assert.equal(h.collector.events.length, 1);
+  });
+
   test("retries stop at max_retry_age", async () => {
     const { h, clock } = await setup({ max_retries: 100, max_retry_age: 10000 });
     h.collector.failAll({ status: 503 });
@@ -171,17 +182,36 @@ describe("no answer", () => {
     if (versionAtLeast(kongVersion, "3.9.0")) {
       assert.ok(logsAt(h.host, "warn").some((l) => /collector could not be reached \(timeout\); a batch of 1 events will be retried/.test(l)), logsAt(h.host, "warn").join("\n"));
     } else {
-      // The resolver's 30 s, five timeouts of 200 ms, a second of margin.
-      clock.advance(31999);
+      // http:// to an IP address: no resolver, no TLS handshake; four timeouts of 200 ms (connect,
+      // send, the answer's headers and body), a second of margin.
+      clock.advance(1799);
       await h.flush();
       assert.equal(batchCalls(h.host).length, 1, "still within what NWM's timers allow");
       clock.advance(1);
       await h.flush();
-      assert.ok(logsAt(h.host, "warn").some((l) => /collector did not answer within 32000 ms; a batch of 1 events will be retried/.test(l)), logsAt(h.host, "warn").join("\n"));
+      assert.ok(logsAt(h.host, "warn").some((l) => /collector did not answer within 1800 ms; a batch of 1 events will be retried/.test(l)), logsAt(h.host, "warn").join("\n"));
     }
     clock.advance(1000);
     await h.flush();
     assert.equal(h.collector.events.length, 1);
+  });
+
+  if (!versionAtLeast(kongVersion, "3.9.0")) test("a hung collector reached by name: the resolver's 30 s count too", async () => {
+    const clock = new FakeClock();
+    h = await harness({
+      filters: (url) => [{ name: "moesif", config: JSON.stringify({ application_id: "delivery", api_endpoint: url, upstream: `localhost:${new URL(url).port}`, connect_timeout: 200, send_timeout: 200 }) }],
+      host: { clock: clock.now, kongVersion },
+    });
+    h.collector.failNext({ hang: true });
+    await send(h.gateway.url, { path: "/a" });
+    await h.flush();
+    // The resolver's 30 s, four timeouts of 200 ms (no TLS: http://), a second of margin.
+    clock.advance(31799);
+    await h.flush();
+    assert.equal(batchCalls(h.host).length, 1, "still within what NWM's timers allow");
+    clock.advance(1);
+    await h.flush();
+    assert.ok(logsAt(h.host, "warn").some((l) => /collector did not answer within 31800 ms; a batch of 1 events will be retried/.test(l)), logsAt(h.host, "warn").join("\n"));
   });
 
   test("a slow answer is not taken for a lost call: no batch is sent twice", async () => {
@@ -251,7 +281,7 @@ describe("an outage of 20 s under steady traffic", () => {
     assert.ok(h.collector.events.length >= 60, `${h.collector.events.length} delivered`);
     // Delivery resumed, and everything still held was sent in the end. On Kong 3.7 and 3.8 a root
     // has one call in flight at a time and a dropped call is never reported: its place is held
-    // until the call is presumed lost (56 s), by which time the queue had filled with the outage's
+    // until the call is presumed lost (21 s: http:// to an IP address), by which time the queue had filled with the outage's
     // events and dropped the later ones, which the drop report says.
     if (versionAtLeast(kongVersion, "3.7.0") && !versionAtLeast(kongVersion, "3.9.0")) {
       assert.ok(logsAt(h.host, "warn").some((l) => /^moesif: dropped \d+ events .*event queue full \d+ \(60 of 60 events/.test(l)), logsAt(h.host, "warn").join("\n"));
