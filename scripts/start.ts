@@ -10,6 +10,7 @@ import { KongWasmHost, LogLine } from "../tests/host/kong-host.ts";
 import { startGateway, Gateway } from "../tests/host/gateway.ts";
 import { Collector, MoesifEvent } from "../tests/collector/collector.ts";
 import { startUpstream, demoApi } from "../tests/support/upstream.ts";
+import { startNginx, REAL_HOST_VERSIONS, Nginx } from "../tests/nwm/nginx.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -20,6 +21,10 @@ const HELP = `Usage: npm start -- [options]
   --api-endpoint URL      Moesif collector URL (default https://api.moesif.net with --application-id)
   --config JSON           extra filter configuration, e.g. '{"debug":true,"batch_size":10}'
   --port N                gateway port (default 8000, Kong's proxy port; any free port if taken)
+  --host node|nginx       node (default): the project's Kong-like host in this process;
+                          nginx: Kong's real host code, nginx + ngx_wasm_module (built by
+                          scripts/nwm/build.mjs from the pinned sources; see its README)
+  --kong VERSION          with --host nginx: the Kong release whose ngx_wasm_module to run (3.4-3.9, default 3.9)
   --quiet                 one line per event instead of the whole event
   --help                  this text
 `;
@@ -31,6 +36,8 @@ const { values: args } = parseArgs({
     "api-endpoint": { type: "string" },
     config: { type: "string" },
     port: { type: "string" },
+    host: { type: "string", default: "node" },
+    kong: { type: "string", default: "3.9" },
     quiet: { type: "boolean" },
     help: { type: "boolean" },
   },
@@ -53,7 +60,8 @@ function newestSource(dir: string): number {
   let newest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSource(p));
+    // Unit specs (and the vectors npm test generates beside them) are not in the build.
+    if (entry.isDirectory()) newest = entry.name === "__tests__" ? newest : Math.max(newest, newestSource(p));
     else if (entry.name.endsWith(".ts")) newest = Math.max(newest, statSync(p).mtimeMs);
   }
   return newest;
@@ -107,11 +115,13 @@ async function main(): Promise<void> {
     api_endpoint: real ? (args["api-endpoint"] ?? "https://api.moesif.net") : collector!.url,
     ...extra,
   };
+  const wanted = args.port ? Number(args.port) : 8000;
+  if (args.host === "nginx") return realHost({ config, upstreamUrl, wanted, real, collector, upstream });
+  if (args.host !== "node") throw new Error(`--host ${args.host}: node or nginx`);
   const host = new KongWasmHost(readFileSync(join(root, "build/moesif.wasm")), [{ name: "moesif", config: JSON.stringify(config) }], { onLog: logLine });
   host.start();
 
   let gateway: Gateway;
-  const wanted = args.port ? Number(args.port) : 8000;
   try {
     gateway = await startGateway({ host, upstream: upstreamUrl, port: wanted });
   } catch {
@@ -136,31 +146,70 @@ async function main(): Promise<void> {
     }, 200).unref();
   }
 
-  console.log(`
-${bold("Moesif filter for Kong")} — running build/moesif.wasm in a Kong-like proxy-wasm host
-
-  gateway    ${gateway.url}   ${dim("(Kong's proxy)")}
-  upstream   ${upstreamUrl}   ${dim(upstream ? "(built-in demo API: /items, /items/:id)" : "(--upstream)")}
-  collector  ${real ? config.api_endpoint + dim("  (Moesif, application id " + String(config.application_id).slice(0, 6) + "…)") : collector!.url + dim("  (local, Moesif-compatible)")}
-
-Try it:
-  ${cyan(`curl -i ${gateway.url}/items?limit=2`)}
-  ${cyan(`curl -i -X POST ${gateway.url}/items -H 'content-type: application/json' -d '{"name":"widget"}'`)}
-
-${real ? "Each batch Moesif accepts is reported below." : "Each event the collector receives is printed below (batches leave on the filter's 1 s tick)."} Ctrl-C to stop.`);
-
-  const stop = async () => {
+  banner("a Kong-like proxy-wasm host (Node)", gateway.url, upstreamUrl, !!upstream, real ? String(config.api_endpoint) : collector!.url, real, String(config.application_id));
+  onStop(async () => {
     host.stop();
     await gateway.close();
     await upstream?.close();
     await collector?.close();
-    process.exit(0);
-  };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
+  });
+}
+
+function banner(hostName: string, gatewayUrl: string, upstreamUrl: string, demo: boolean, collectorUrl: string, real: boolean, applicationId: string): void {
+  console.log(`
+${bold("Moesif filter for Kong")} — running build/moesif.wasm in ${hostName}
+
+  gateway    ${gatewayUrl}   ${dim("(Kong's proxy)")}
+  upstream   ${upstreamUrl}   ${dim(demo ? "(built-in demo API: /items, /items/:id)" : "(--upstream)")}
+  collector  ${collectorUrl}${real ? dim("  (Moesif, application id " + applicationId.slice(0, 6) + "…)") : dim("  (local, Moesif-compatible)")}
+
+Try it:
+  ${cyan(`curl -i ${gatewayUrl}/items?limit=2`)}
+  ${cyan(`curl -i -X POST ${gatewayUrl}/items -H 'content-type: application/json' -d '{"name":"widget"}'`)}
+
+${real ? "Each batch Moesif answers is reported below." : "Each event the collector receives is printed below (a batch that is not full leaves within batch_max_wait, 1 s)."} Ctrl-C to stop.`);
+}
+
+function onStop(stop: () => Promise<void>): void {
+  const end = () => stop().then(() => process.exit(0));
+  process.on("SIGINT", end);
+  process.on("SIGTERM", end);
+}
+
+/**
+ * --host nginx: the same demo in Kong's real host code, nginx + ngx_wasm_module at a Kong pin; the
+ * filter's lines (and nginx's warnings) come from its error.log.
+ */
+async function realHost(o: { config: Record<string, unknown>; upstreamUrl: string; wanted: number; real: boolean; collector: Collector | null; upstream: { close(): Promise<void> } | null }): Promise<void> {
+  const kong = REAL_HOST_VERSIONS.find((v) => v.startsWith(String(args.kong))) ?? String(args.kong);
+  console.log(dim(`starting nginx + ngx_wasm_module for Kong ${kong} (the first run builds it: a few minutes) …`));
+  let nginx: Nginx;
+  try {
+    nginx = await startNginx({ kong, upstream: o.upstreamUrl, filters: [{ config: o.config }], port: o.wanted });
+  } catch (e) {
+    if (/did not start/.test(String(e)) && args.port === undefined) nginx = await startNginx({ kong, upstream: o.upstreamUrl, filters: [{ config: o.config }] });
+    else throw e;
+  }
+  let shown = 0;
+  const tail = setInterval(() => {
+    const lines = nginx.log().split("\n");
+    for (const l of lines.slice(shown, -1)) {
+      const m = /\[(\w+)\] \d+#\d+: (?:\*\d+ )?(.*)$/.exec(l);
+      if (m && (l.includes("moesif") || /^(warn|error|crit|alert|emerg)$/.test(m[1]))) logLine({ level: m[1], source: l.includes("proxy-wasm") ? "filter" : "host", message: m[2] } as LogLine);
+    }
+    shown = Math.max(shown, lines.length - 1);
+  }, 200);
+  banner(`Kong ${kong}'s real host (nginx + ngx_wasm_module ${nginx.pin}, WAMR; logs in ${nginx.dir}/logs)`, nginx.url, o.upstreamUrl, !!o.upstream, o.real ? String(o.config.api_endpoint) : o.collector!.url, o.real, String(o.config.application_id));
+  onStop(async () => {
+    clearInterval(tail);
+    await nginx.stop();
+    await o.upstream?.close();
+    await o.collector?.close();
+  });
 }
 
 main().catch((e) => {
-  console.error(red(String(e?.stack ?? e)));
+  // The real host's build says what is missing in one line (scripts/nwm/build.mjs, NwmError).
+  console.error(red(typeof e?.exitCode === "number" ? `${e.message}\n(--host nginx builds Kong's real host first: see scripts/nwm/README.md)` : String(e?.stack ?? e)));
   process.exit(1);
 });

@@ -171,7 +171,9 @@ export async function buildCorpus(): Promise<GoldenCase[]> {
     },
     {
       name: "a request body Kong spilled to a file: not captured, with the fix in the note",
-      host: { clientBodyBufferSize: 1024 },
+      // Well past 512 + a quarter even less the part nginx reads with the request head (at most 1k):
+      // nginx sizes its buffer for a rest under client_body_buffer_size + 25% (kong-host.ts, spilledToFile).
+      host: { clientBodyBufferSize: 512 },
       request: { method: "POST", path: "/big", headers: [["Content-Type", "text/plain"]], body: big },
       expect: {
         verb: "POST", uri: "http://api.example.com/big", requestHeaders: { "content-type": "text/plain" },

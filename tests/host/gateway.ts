@@ -29,6 +29,9 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/** nginx's proxy buffer (proxy_buffers 8 4k|8k: one memory page; 8 KiB in the real host here). */
+const PROXY_BUFFER = 8192;
+
 // nginx drops these from the upstream response and sets its own.
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade", "te", "trailer"]);
 
@@ -250,15 +253,35 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       }
       writeHead();
       let broken = false;
-      upRes.on("data", (chunk: Buffer) => {
-        if (broken) return;
+      // A body with a length reaches the body filters as nginx's proxy buffers fill (proxy_buffering
+      // on, Kong's default: 8 KiB buffers here), not as the upstream wrote it: the real host passed a
+      // 6-byte body written in two parts 50 ms apart as one piece, and a 60 KB one as 8 KiB pieces
+      // (tests/nwm/golden.test.ts). One without a length goes on chunk by chunk, as there.
+      const length = upRes.headers["transfer-encoding"] === undefined && upRes.headers["content-length"] !== undefined;
+      let held: Buffer[] = [];
+      let heldBytes = 0;
+      const pass = (chunk: Buffer): boolean => {
+        if (broken) return false;
         if (!runBody(chunk)) {
           broken = true;
           upRes.destroy();
         }
+        return !broken;
+      };
+      upRes.on("data", (chunk: Buffer) => {
+        if (broken) return;
+        if (!length) return void pass(chunk);
+        held.push(chunk);
+        heldBytes += chunk.length;
+        if (heldBytes < PROXY_BUFFER) return;
+        let all = Buffer.concat(held);
+        while (all.length >= PROXY_BUFFER && pass(all.subarray(0, PROXY_BUFFER))) all = all.subarray(PROXY_BUFFER);
+        held = [all];
+        heldBytes = all.length;
       });
       upRes.on("end", () => {
         if (broken) return;
+        if (heldBytes > 0 && !pass(Buffer.concat(held))) return;
         if (runBody(null)) res.end();
       });
       upRes.on("error", () => res.destroy());

@@ -22,6 +22,15 @@ export interface FilterSpec {
   config: string | Buffer | null;
 }
 
+/**
+ * A collector that closes (or resets) the connection after the request was sent, before a whole
+ * answer: the socket itself did not fail, so its status stays "ok" (ngx_wasm_socket_tcp_err is the
+ * only place it is set, src/common/ngx_wasm_socket_tcp.c:67-75 at 9136e463), and Kong 3.9 calls back
+ * with `:dispatch_status: ok` and no `:status` — as the real host does in tests/nwm/delivery.test.ts
+ * ("reset").
+ */
+const CLOSED_BEFORE_ANSWER = { status: "ok", detail: "connection closed before an answer" };
+
 export interface LogLine {
   level: string;
   message: string;
@@ -289,6 +298,11 @@ export class KongWasmHost {
   /** @internal What on_response_headers is told: list headers plus shims. */
   responseHeaderCount(s: RequestState): number {
     return s.responseHeaders.filter(([k]) => !SHIM_SOURCES.includes(k.toLowerCase())).length + this.shimHeaders(s).length;
+  }
+
+  /** @internal The host's wall clock in ms (the test's clock when it gave one). */
+  now(): number {
+    return this.opts.clock ? this.opts.clock() : Date.now();
   }
 
   /** Runs one on_tick for a root now (what a timer does when autoTick is on). */
@@ -738,7 +752,7 @@ export class KongWasmHost {
         this.checkBufferStep(["request_headers", "request_body", "log"], `can only get request body during "on_request_body", "on_log"`);
         const state = this.requireStream("request body").state;
         data = state.requestBody;
-        if (data !== null && data.length > this.opts.clientBodyBufferSize) {
+        if (data !== null && this.spilledToFile(state)) {
           this.hostLog("error", `cannot read request body buffered to file at "/usr/local/kong/client_body_temp/0000000001"`);
           return Status.NotFound;
         }
@@ -815,6 +829,26 @@ export class KongWasmHost {
   }
 
   /**
+   * Whether nginx wrote the request body to a temp file (ngx_http_wasm_get_buffer then answers
+   * NotFound and logs "cannot read request body buffered to file", ngx_proxy_wasm_host.c:74-81 at
+   * 9136e463). Not simply "bigger than client_body_buffer_size", as the real host showed
+   * (tests/nwm/golden.test.ts: a 2000-byte body with a 1024-byte buffer was read): NWM asks for the
+   * body in a single buffer (r->request_body_in_single_buf = 1, src/http/ngx_http_wasm_util.c:50 at
+   * every pin), and nginx 1.25.3's ngx_http_read_client_request_body (src/http/ngx_http_request_body.c:
+   * 175-180) then sizes that buffer for the whole rest of a body with a known length when the rest is
+   * under client_body_buffer_size + a quarter; a chunked body gets client_body_buffer_size and
+   * spills past it. The rest is the body less what arrived with the request head (at most
+   * client_header_buffer_size, 1k); this host cannot see that, so it counts the whole body (a body
+   * just over the threshold may still be read in Kong).
+   */
+  private spilledToFile(s: RequestState): boolean {
+    const length = s.requestBody?.length ?? 0;
+    const size = this.opts.clientBodyBufferSize;
+    if (firstValue(s.requestHeaders, "transfer-encoding") !== null) return length > size;
+    return length >= size + (size >> 2);
+  }
+
+  /**
    * nginx's own response headers as NWM produces them (ngx_http_wasm_get_shim_headers,
    * src/http/ngx_http_wasm_headers_shims.c), in its order and capitalisation. Keep-Alive needs
    * keepalive_header and Vary gzip_vary, neither of which Kong sets.
@@ -828,7 +862,12 @@ export class KongWasmHost {
     // length nginx cannot read would have failed the upstream response, so it is left out here.
     const cl = first("content-length")?.toString("latin1").trim();
     if (cl !== undefined && /^\d{1,18}$/.test(cl)) out.push(["Content-Length", Buffer.from(String(BigInt(cl)))]);
-    else if (first("transfer-encoding") || !noBody(s.status)) out.push(["Transfer-Encoding", Buffer.from("chunked")]);
+    // Any response without a length, whatever its status: ngx_http_wasm_shim_transfer_encoding
+    // (src/http/ngx_http_wasm_headers_shims.c:245-247 at every pin) says chunked when
+    // content_length_n < 0, and runs before nginx's own header filter clears the length of a 204
+    // (ngx_http_header_filter_module.c:226-233 in nginx 1.25.3). The real host says chunked for a 204
+    // (tests/nwm/golden.test.ts, "no body: a 204"), though the client gets neither header.
+    else out.push(["Transfer-Encoding", Buffer.from("chunked")]);
     out.push(["Connection", Buffer.from(s.keepAlive === false ? "close" : "keep-alive")]);
     return out;
   }
@@ -1094,7 +1133,7 @@ export class KongWasmHost {
         for (let i = 0; i < res.rawHeaders.length; i += 2) list.push([res.rawHeaders[i], Buffer.from(res.rawHeaders[i + 1], "latin1")]);
         finish({ status: res.statusCode, list, body: Buffer.concat(chunks) });
       });
-      res.on("error", () => finish({ error: { status: "broken connection", detail: "connection reset" } }));
+      res.on("error", () => finish({ error: CLOSED_BEFORE_ANSWER }));
     });
     req.on("timeout", () => {
       req.destroy();
@@ -1102,6 +1141,7 @@ export class KongWasmHost {
     });
     req.on("error", (e: NodeJS.ErrnoException) => {
       const error = e.code === "ECONNREFUSED" ? { status: "broken connection", detail: "Connection refused" }
+        : e.code === "ECONNRESET" ? CLOSED_BEFORE_ANSWER
         : e.code === "ENOTFOUND" || e.code === "EAI_AGAIN" ? { status: "resolver failure", detail: `resolver error: Host not found` }
         : /certificate|SSL|TLS|self-signed/i.test(e.message) ? { status: "tls handshake failure", detail: `tls certificate verify error: (${e.message})` }
         : { status: "broken connection", detail: e.message };
@@ -1122,11 +1162,6 @@ export class KongWasmHost {
     const end = Date.now() + timeoutMs;
     while (this.calls.some((c) => !c.outcome) && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
   }
-}
-
-/** Statuses whose responses have no body (nginx sends neither Content-Length nor chunked). */
-function noBody(status: number): boolean {
-  return status < 200 || status === 204 || status === 304;
 }
 
 function parseUpstream(upstream: string): { host: string; port?: number } | null {
@@ -1172,9 +1207,11 @@ export class HttpStream {
   }
 
   requestHeaders(): void {
-    // end_of_stream is always false in Kong's access phase; the count is nginx's header list alone,
-    // without NWM's pseudo-headers (ngx_http_proxy_wasm_on_request_headers: ngx_http_wasm_req_headers_count).
-    this.each("request_headers", (id) => this.host.exports.proxy_on_request_headers(id, this.state.requestHeaders.length, 0));
+    // end_of_stream: 1 before Kong 3.7, 0 from 3.7 (nwm.ts, headersEndOfStream); the count is nginx's
+    // header list alone, without NWM's pseudo-headers (ngx_http_proxy_wasm_on_request_headers:
+    // ngx_http_wasm_req_headers_count).
+    const eos = this.host.nwm.headersEndOfStream ? 1 : 0;
+    this.each("request_headers", (id) => this.host.exports.proxy_on_request_headers(id, this.state.requestHeaders.length, eos));
   }
 
   /** Kong calls on_request_body once, with the whole body. */
@@ -1183,18 +1220,38 @@ export class HttpStream {
     this.each("request_body", (id) => this.host.exports.proxy_on_request_body?.(id, len, 1));
   }
 
+  /** The response's length as on_response_headers found it (-1: none), for on_response_body's eof. */
+  private responseLength = -1;
+
   responseHeaders(): void {
     this.state.responseStarted = true;
+    // NWM keeps nginx's content_length_n for on_response_body (rctx->resp_content_length_n,
+    // ngx_http_proxy_wasm.c:186 at 9136e463, :183 at 21732b18).
+    const cl = firstValue(this.state.responseHeaders, "content-length")?.toString("latin1").trim();
+    this.responseLength = cl !== undefined && /^\d{1,15}$/.test(cl) ? Number(cl) : -1;
     // nginx's header list plus the shim headers, without :status (ngx_http_proxy_wasm_on_response_headers).
     const n = this.host.responseHeaderCount(this.state);
-    this.each("response_headers", (id) => this.host.exports.proxy_on_response_headers?.(id, n, 0));
+    const eos = this.host.nwm.headersEndOfStream ? 1 : 0;
+    this.each("response_headers", (id) => this.host.exports.proxy_on_response_headers?.(id, n, eos));
   }
 
-  /** One call per chunk, as the upstream sent them; the last call has eof and an empty chunk. */
+  /**
+   * One call per piece of body nginx passes on (the gateway: each upstream chunk of a response
+   * without a length, 8 KiB proxy buffers of one with a length); `eof` is nginx's last buffer. NWM
+   * then decides what the filter is told (ngx_http_proxy_wasm_on_response_body, ngx_http_proxy_wasm.c:
+   * 226-231 at 9136e463, 223-228 at 21732b18, the same at every pin): for a response with a length,
+   * end_of_stream is "this call carries the whole length", and a call with no bytes and no
+   * end_of_stream is not made. So a response with a length whose body comes in one piece gets one
+   * call with end_of_stream 1, and one in several pieces never gets end_of_stream (the filter must
+   * finish in on_log); one without a length gets its pieces and then an empty call with
+   * end_of_stream 1. All seen in the real host with the probe filter (tests/nwm/golden.test.ts).
+   */
   responseBody(chunk: Buffer | null, eof: boolean): void {
-    this.state.responseChunk = chunk ?? Buffer.alloc(0);
     const len = chunk?.length ?? 0;
-    this.each("response_body", (id) => this.host.exports.proxy_on_response_body?.(id, len, eof ? 1 : 0));
+    const eos = this.responseLength > 0 ? len === this.responseLength : eof;
+    if (len === 0 && !eos) return;
+    this.state.responseChunk = chunk ?? Buffer.alloc(0);
+    this.each("response_body", (id) => this.host.exports.proxy_on_response_body?.(id, len, eos ? 1 : 0));
     this.state.responseChunk = null;
   }
 
@@ -1225,12 +1282,25 @@ export class HttpStream {
    * Turns the stashed local response into the response state, as ngx_http_wasm_flush_local_response
    * does: its status and headers, Content-Length (the body plus nginx's line feed). Returns the body
    * to send.
+   *
+   * Then what NWM's header filter adds before on_response_headers (ngx_http_wasm_produce_resp_headers,
+   * src/http/ngx_http_wasm_util.c:168-201 at 9136e463, the same function at every pin, called from
+   * ngx_http_wasm_filter_module.c:90): Server when none is set — "nginx", as Kong's template has
+   * `server_tokens off` — and Date (nginx's cached time). The real host shows both in a blocked
+   * call's event (tests/nwm/governance.test.ts). A proxied response gets neither: Kong passes the
+   * upstream's Server and Date (proxy_pass_header), and nginx's proxy module marks them present but
+   * empty when the upstream sent none (ngx_http_proxy_process_header, nginx 1.25.3
+   * src/http/modules/ngx_http_proxy_module.c:1962-1989). Not emulated: Kong's Lua header_filter,
+   * which runs before NWM's and sets Server: kong/<version> on a response Kong did not proxy.
    */
   prepareLocalResponse(): Buffer {
     const local = this.local!;
     const body = local.body.length > 0 ? Buffer.concat([local.body, Buffer.from("\n")]) : Buffer.alloc(0);
     this.state.status = local.status;
-    this.state.responseHeaders = [...local.headers.filter(([k]) => k.toLowerCase() !== "content-length"), ["Content-Length", Buffer.from(String(body.length))]];
+    const headers: Pair[] = [...local.headers.filter(([k]) => k.toLowerCase() !== "content-length"), ["Content-Length", Buffer.from(String(body.length))]];
+    if (firstValue(headers, "server") === null) headers.push(["Server", Buffer.from("nginx")]);
+    if (firstValue(headers, "date") === null) headers.push(["Date", Buffer.from(new Date(this.host.now()).toUTCString())]);
+    this.state.responseHeaders = headers;
     return body;
   }
 

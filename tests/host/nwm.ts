@@ -93,6 +93,13 @@ export interface NwmProfile {
    * from a7087a37: "can only get request body during ..."); 21732b18 has no such check.
    */
   bufferStepChecks: boolean;
+  /**
+   * end_of_stream given to on_request_headers and on_response_headers: 1 at 21732b18 and a7087a37
+   * (NGX_HTTP_PROXY_WASM_EOF, defined 1 at src/http/proxy_wasm/ngx_http_proxy_wasm.c:9, passed at
+   * :43 and :196), 0 from 91d447ff (:40 and :188, "eof: 0"). Seen in the real host with the probe
+   * filter (tests/nwm/golden.test.ts).
+   */
+  headersEndOfStream: boolean;
 }
 
 const PINS: [string, string][] = [
@@ -135,5 +142,6 @@ export function nwmProfile(kongVersion: string): NwmProfile {
     leakOnOverlap: at("3.8.0") ? "any" : at("3.7.0") ? "success" : null,
     emptyBufferOk: at("3.6.0"),
     bufferStepChecks: at("3.6.0"),
+    headersEndOfStream: !at("3.7.0"),
   };
 }

@@ -217,6 +217,10 @@ function checkBlocked(c: Case, r: RawResponse, hh: Harness, e: MoesifEvent) {
   assert.deepEqual(e.response.body, JSON.parse(b.body));
   assert.equal((e.response.headers as Record<string, string>)["content-type"], "application/json");
   for (const [k, v] of Object.entries(b.headers ?? {})) assert.equal((e.response.headers as Record<string, string>)[k], v, `event ${k}`);
+  // NWM's header filter adds Server and Date to a local response (kong-host.ts, prepareLocalResponse;
+  // seen in the real host, tests/nwm/governance.test.ts).
+  assert.equal((e.response.headers as Record<string, string>).server, "nginx");
+  assert.equal((e.response.headers as Record<string, string>).date, r.headers.date);
 }
 
 describe("governance corpus", () => {
