@@ -250,17 +250,41 @@ export interface GatewayNwm {
   runtimes: RuntimeResult[];
 }
 
+export interface Gateways {
+  /** One per SETUPS entry, in order, and each one's worker pid. */
+  gateways: Nginx[];
+  pids: number[];
+  collector: CollectorThread;
+}
+
 /**
- * Every setup in each runtime: the three gateways run side by side (idle while another is
- * measured), warmed up, then measured in `rounds` interleaved rounds of `seconds` each, the order
- * rotated every round so that no setup always follows the same one.
+ * The static upstream, the collector and the three gateways of SETUPS for `work`, stopped (and their
+ * folders removed) whatever happens: the measurement here and the CPU split (nwm-profile.ts).
  */
-export async function measureRuntime(runtime: Runtime, rounds: number, seconds: number, warmSeconds: number): Promise<RuntimeResult> {
+export async function withGateways<T>(runtime: Runtime, work: (g: Gateways) => Promise<T>): Promise<T> {
   const upstream = await startStaticUpstream();
   const collector = await CollectorThread.start(0);
   const gateways: Nginx[] = [];
   try {
     for (const s of SETUPS) gateways.push(await startGateway(s, runtime, upstream.url, collector.url));
+    return await work({ gateways, pids: await Promise.all(gateways.map(workerPid)), collector });
+  } finally {
+    for (const g of gateways) {
+      await g.stop();
+      fs.rmSync(g.dir, { recursive: true, force: true });
+    }
+    await collector.close();
+    await upstream.stop();
+  }
+}
+
+/**
+ * Every setup in each runtime: the three gateways run side by side (idle while another is
+ * measured), warmed up, then measured in `rounds` interleaved rounds of `seconds` each, the order
+ * rotated every round so that no setup always follows the same one.
+ */
+export function measureRuntime(runtime: Runtime, rounds: number, seconds: number, warmSeconds: number): Promise<RuntimeResult> {
+  return withGateways(runtime, async ({ gateways, pids, collector }) => {
     const answered = SETUPS.map(() => 0);
     const sent = SETUPS.map(() => 0);
     const errors = SETUPS.map(() => 0);
@@ -271,7 +295,6 @@ export async function measureRuntime(runtime: Runtime, rounds: number, seconds: 
     };
     for (let k = 0; k < SETUPS.length; k++) account(k, await load(gateways[k].url, { seconds: warmSeconds }));
     const perRound: Stats[][] = SETUPS.map(() => []);
-    const pids = await Promise.all(gateways.map(workerPid));
     for (let r = 0; r < rounds; r++) {
       for (let i = 0; i < SETUPS.length; i++) {
         const k = (i + r) % SETUPS.length;
@@ -304,14 +327,7 @@ export async function measureRuntime(runtime: Runtime, rounds: number, seconds: 
       delivery: { requests: answered[m], sent: sent[m], delivered, dropped: Math.max(0, answered[m] - delivered), duplicates: counts.ids.length - delivered, batches: counts.batches },
       badLines: gateways.flatMap((g) => g.badLines()),
     };
-  } finally {
-    for (const g of gateways) {
-      await g.stop();
-      fs.rmSync(g.dir, { recursive: true, force: true });
-    }
-    await collector.close();
-    await upstream.stop();
-  }
+  });
 }
 
 /** Section 10's figures: the fast JIT always, the interpreter unless quick. */

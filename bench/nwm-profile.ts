@@ -29,10 +29,8 @@ import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { startStaticUpstream, startGateway, workerPid, cpuNs, load, median, realHostMissing, SETUPS, Setup, Runtime, KONG, CONNECTIONS } from "./gateway-nwm.ts";
+import { withGateways, cpuNs, load, median, realHostMissing, SETUPS, Setup, Runtime, KONG, CONNECTIONS } from "./gateway-nwm.ts";
 import { nginxBinary } from "../tests/nwm/nginx.ts";
-import { CollectorThread } from "../tests/support/collector-worker.ts";
-import type { Nginx } from "../tests/nwm/nginx.ts";
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -183,78 +181,69 @@ export function perfMissing(): string | null {
 }
 
 export async function profile(): Promise<Profile> {
-  const upstream = await startStaticUpstream();
-  const collector = await CollectorThread.start(0);
-  const gateways: Nginx[] = [];
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "nwm-profile-"));
   try {
-    for (const s of SETUPS) gateways.push(await startGateway(s, runtime, upstream.url, collector.url));
-    const pids = await Promise.all(gateways.map(workerPid));
-    for (const g of gateways) await load(g.url, { amount: Math.min(REQUESTS, 5000) });
-    await sleep(SETTLE_MS);
-    const idle0 = pids.map(cpuNs);
-    await sleep(2000);
-    const idleUsPerS = pids.map((pid, k) => (cpuNs(pid) - idle0[k]) / 1000 / 2);
-    // Pass 1: CPU time per request, no profiler attached.
-    const cpu: number[][] = SETUPS.map(() => []);
-    for (let r = 0; r < ROUNDS; r++) {
-      for (let i = 0; i < SETUPS.length; i++) {
-        const k = (i + r) % SETUPS.length;
-        const c0 = cpuNs(pids[k]);
-        const run = await load(gateways[k].url, { amount: REQUESTS, rate: RATE || undefined });
-        await sleep(SETTLE_MS);
-        cpu[k].push((cpuNs(pids[k]) - c0) / 1000 / run.completed);
-        if (run.errors) throw new Error(`${SETUPS[k]}: ${run.errors} errors`);
-      }
-      if (VERBOSE) console.error(`cpu round ${r + 1}: ${cpu.map((c) => f(c[r])).join(" / ")} µs per request`);
-    }
-    // Pass 2: perf, the same load.
-    const counts = SETUPS.map(() => new Map<Bucket, number>());
-    const tops = SETUPS.map(() => new Map<string, number>());
-    const kernel = SETUPS.map(() => new Map<Bucket, number>());
-    const totals = SETUPS.map(() => 0);
-    const perfUs = SETUPS.map(() => [] as number[]);
-    for (let r = 0; r < PERF_ROUNDS; r++) {
-      for (let i = 0; i < SETUPS.length; i++) {
-        const k = (i + r) % SETUPS.length;
-        const file = path.join(tmp, `${k}-${r}.data`);
-        let completed = 0;
-        await perfRecord(pids[k], file, async () => {
-          completed = (await load(gateways[k].url, { amount: REQUESTS, rate: RATE || undefined })).completed;
+    return await withGateways(runtime, async ({ gateways, pids }) => {
+      for (const g of gateways) await load(g.url, { amount: Math.min(REQUESTS, 5000) });
+      await sleep(SETTLE_MS);
+      const idle0 = pids.map(cpuNs);
+      await sleep(2000);
+      const idleUsPerS = pids.map((pid, k) => (cpuNs(pid) - idle0[k]) / 1000 / 2);
+      // Pass 1: CPU time per request, no profiler attached.
+      const cpu: number[][] = SETUPS.map(() => []);
+      for (let r = 0; r < ROUNDS; r++) {
+        for (let i = 0; i < SETUPS.length; i++) {
+          const k = (i + r) % SETUPS.length;
+          const c0 = cpuNs(pids[k]);
+          const run = await load(gateways[k].url, { amount: REQUESTS, rate: RATE || undefined });
           await sleep(SETTLE_MS);
-        });
-        let n = 0;
-        for (const chain of samples(file)) {
-          const b = classify(chain);
-          counts[k].set(b, (counts[k].get(b) ?? 0) + 1);
-          if (kindOf(chain[0]) === "kernel") kernel[k].set(b, (kernel[k].get(b) ?? 0) + 1);
-          n++;
-          if (VERBOSE) {
-            const leaf = chain.find((fr) => !["kernel", "lib", "util"].includes(kindOf(fr))) ?? chain[0];
-            const key = `${b.slice(0, 28)} | ${leaf.sym} (${path.basename(leaf.dso)})`;
-            tops[k].set(key, (tops[k].get(key) ?? 0) + 1);
-          }
+          cpu[k].push((cpuNs(pids[k]) - c0) / 1000 / run.completed);
+          if (run.errors) throw new Error(`${SETUPS[k]}: ${run.errors} errors`);
         }
-        totals[k] += n;
-        perfUs[k].push(((n / FREQ) * 1e6) / completed);
-        fs.rmSync(file, { force: true });
+        if (VERBOSE) console.error(`cpu round ${r + 1}: ${cpu.map((c) => f(c[r])).join(" / ")} µs per request`);
       }
-      if (VERBOSE) console.error(`perf round ${r + 1} done`);
-    }
-    const calls = await countCalls(await nginxBinary(KONG, runtime), pids, gateways.map((g) => g.url), Math.min(REQUESTS, 10000));
-    const bad = gateways.flatMap((g) => g.badLines());
-    if (bad.length) throw new Error(`error.log: ${bad.slice(0, 3).join(" | ")}`);
-    return {
-      runtime, requests: REQUESTS, rounds: ROUNDS, perfRounds: PERF_ROUNDS, rate: RATE, idleUsPerS, calls,
-      setups: SETUPS.map((setup, k) => ({ setup, cpuUs: median(cpu[k]), cpuRounds: cpu[k], samples: counts[k], kernel: kernel[k], total: totals[k], perfUs: median(perfUs[k]), top: tops[k] })),
-    };
+      // Pass 2: perf, the same load.
+      const counts = SETUPS.map(() => new Map<Bucket, number>());
+      const tops = SETUPS.map(() => new Map<string, number>());
+      const kernel = SETUPS.map(() => new Map<Bucket, number>());
+      const totals = SETUPS.map(() => 0);
+      const perfUs = SETUPS.map(() => [] as number[]);
+      for (let r = 0; r < PERF_ROUNDS; r++) {
+        for (let i = 0; i < SETUPS.length; i++) {
+          const k = (i + r) % SETUPS.length;
+          const file = path.join(tmp, `${k}-${r}.data`);
+          let completed = 0;
+          await perfRecord(pids[k], file, async () => {
+            completed = (await load(gateways[k].url, { amount: REQUESTS, rate: RATE || undefined })).completed;
+            await sleep(SETTLE_MS);
+          });
+          let n = 0;
+          for (const chain of samples(file)) {
+            const b = classify(chain);
+            counts[k].set(b, (counts[k].get(b) ?? 0) + 1);
+            if (kindOf(chain[0]) === "kernel") kernel[k].set(b, (kernel[k].get(b) ?? 0) + 1);
+            n++;
+            if (VERBOSE) {
+              const leaf = chain.find((fr) => !["kernel", "lib", "util"].includes(kindOf(fr))) ?? chain[0];
+              const key = `${b.slice(0, 28)} | ${leaf.sym} (${path.basename(leaf.dso)})`;
+              tops[k].set(key, (tops[k].get(key) ?? 0) + 1);
+            }
+          }
+          totals[k] += n;
+          perfUs[k].push(((n / FREQ) * 1e6) / completed);
+          fs.rmSync(file, { force: true });
+        }
+        if (VERBOSE) console.error(`perf round ${r + 1} done`);
+      }
+      const calls = await countCalls(await nginxBinary(KONG, runtime), pids, gateways.map((g) => g.url), Math.min(REQUESTS, 10000));
+      const bad = gateways.flatMap((g) => g.badLines());
+      if (bad.length) throw new Error(`error.log: ${bad.slice(0, 3).join(" | ")}`);
+      return {
+        runtime, requests: REQUESTS, rounds: ROUNDS, perfRounds: PERF_ROUNDS, rate: RATE, idleUsPerS, calls,
+        setups: SETUPS.map((setup, k) => ({ setup, cpuUs: median(cpu[k]), cpuRounds: cpu[k], samples: counts[k], kernel: kernel[k], total: totals[k], perfUs: median(perfUs[k]), top: tops[k] })),
+      };
+    });
   } finally {
-    for (const g of gateways) {
-      await g.stop();
-      fs.rmSync(g.dir, { recursive: true, force: true });
-    }
-    await collector.close();
-    await upstream.stop();
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }
