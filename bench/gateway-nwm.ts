@@ -29,7 +29,14 @@ export const HEADERS = { "user-agent": "bench/1.0", accept: "application/json", 
 export const BODY = Buffer.from(JSON.stringify({ items: Array.from({ length: 10 }, (_, i) => ({ id: i, name: `item ${i}`, price: i * 1.25 })) }));
 
 export type Runtime = "jit" | "interp";
-export const SETUPS = ["no filter", "no-op filter", "Moesif filter"] as const;
+/**
+ * The build issue 23's cuts started from (issue 22's, 114,741 bytes), measured beside the current one
+ * so that its before and after come from the same rounds on the same machine.
+ */
+export const BEFORE_BUILD = path.join(rootDir, "bench/baseline/moesif-issue22.wasm");
+export const SETUPS = ["no filter", "no-op filter", "Moesif filter, issue 22 build", "Moesif filter"] as const;
+/** The setups that run the Moesif filter (both send to the one collector). */
+export const MOESIF_SETUPS: readonly Setup[] = ["Moesif filter, issue 22 build", "Moesif filter"];
 export type Setup = (typeof SETUPS)[number];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -116,7 +123,8 @@ http {
 export function filtersOf(setup: Setup, collectorUrl: string): FilterSpec[] {
   if (setup === "no filter") return [];
   if (setup === "no-op filter") return [{ name: "noop", wasm: path.join(rootDir, "build/noop.wasm"), config: "" }];
-  return [{ config: { application_id: "bench", api_endpoint: collectorUrl } }];
+  const wasm = setup === "Moesif filter" ? undefined : BEFORE_BUILD;
+  return [{ wasm, config: { application_id: "bench", api_endpoint: collectorUrl } }];
 }
 
 /** A gateway for a setup: keep-alive to the client without a request limit, the filter's log at warn. */
@@ -306,11 +314,12 @@ export function measureRuntime(runtime: Runtime, rounds: number, seconds: number
         perRound[k].push({ ...stats(run), workerUs: (cpuNs(pids[k]) - w0) / 1000 / run.completed, benchUs: (b.user + b.system) / run.completed });
       }
     }
-    // Delivery: every request the Moesif gateway answered is an event at the collector. A partial
+    // Delivery: every request the Moesif gateways answered is an event at the collector. A partial
     // batch leaves within batch_max_wait (1 s at the defaults).
-    const m = SETUPS.indexOf("Moesif filter");
+    const ms = MOESIF_SETUPS.map((s) => SETUPS.indexOf(s as Setup));
+    const requests = ms.reduce((n, k) => n + answered[k], 0);
     let counts = await collector.counts();
-    for (let t = Date.now(); new Set(counts.ids).size < answered[m] && Date.now() - t < 5000; ) {
+    for (let t = Date.now(); new Set(counts.ids).size < requests && Date.now() - t < 5000; ) {
       await sleep(100);
       counts = await collector.counts();
     }
@@ -324,7 +333,7 @@ export function measureRuntime(runtime: Runtime, rounds: number, seconds: number
         median: Object.fromEntries((["rps", "mean", "p50", "p99", "workerUs", "benchUs"] as const).map((key) => [key, median(perRound[k].map((s) => s[key]))])) as unknown as Stats,
       })),
       ratios: SETUPS.map((setup, k) => ({ setup, mean: ratio(k, "mean"), p99: ratio(k, "p99"), rps: ratio(k, "rps") })),
-      delivery: { requests: answered[m], sent: sent[m], delivered, dropped: Math.max(0, answered[m] - delivered), duplicates: counts.ids.length - delivered, batches: counts.batches },
+      delivery: { requests, sent: ms.reduce((n, k) => n + sent[k], 0), delivered, dropped: Math.max(0, requests - delivered), duplicates: counts.ids.length - delivered, batches: counts.batches },
       badLines: gateways.flatMap((g) => g.badLines()),
     };
   });
@@ -360,7 +369,7 @@ export function renderGatewayNwm(r: GatewayNwm, quick: boolean): string[] {
   const out: string[] = [`## 10. Gateway in Kong's real host (nginx + ngx_wasm_module)`, ""];
   if (r.skipped) return [...out, `Skipped: ${r.skipped}.`, ""];
   const first = r.runtimes[0];
-  out.push(`The host Kong ${r.kong} runs filters in, built by \`scripts/nwm/build.mjs\` (nginx 1.25.3 + ngx_wasm_module at the release's pin, WAMR 2.4.5 behind NWM's v8 backend): one worker, in front of a second nginx that answers a GET from a static file (${BODY.length} bytes of JSON, keep-alive). The same binary serves with no filter, with \`build/noop.wasm\` (Continue from every callback) and with \`build/moesif.wasm\` at its defaults (application_id and api_endpoint only), which sends its batches to a collector in a thread of its own that answers at once. autocannon, in this process, keeps ${r.connections} connections busy on \`GET ${PATH}\` with ${Object.keys(HEADERS).length} headers besides Host; latency is every response's, at full precision. Each runtime's three gateways run side by side and are measured in ${first.rounds} interleaved rounds of ${first.seconds} s (the order rotated each round) after a warm-up; a figure is the median round, a ratio the median of the rounds' ratios to the no-op filter in the same round, so a slow spell of this shared 2-core machine (load generator, both nginx workers and the collector share it) falls on every setup alike. The load is closed-loop (each connection sends its next request when the answer comes), so the gateways run saturated and mean latency is about connections ÷ throughput: its ratio is the ratio of what a request costs the machine, the gateway worker's CPU (its own column, from the scheduler's accounting) and, for the Moesif filter, the collector's parsing of its batches on the same two cores (in the last column with autocannon).${quick ? " QUICK run: the fast JIT only, short rounds." : ""}`);
+  out.push(`The host Kong ${r.kong} runs filters in, built by \`scripts/nwm/build.mjs\` (nginx 1.25.3 + ngx_wasm_module at the release's pin, WAMR 2.4.5 behind NWM's v8 backend): one worker, in front of a second nginx that answers a GET from a static file (${BODY.length} bytes of JSON, keep-alive). The same binary serves with no filter, with \`build/noop.wasm\` (Continue from every callback), with \`build/moesif.wasm\` at its defaults (application_id and api_endpoint only) and with the build issue 23's cuts started from (\`bench/baseline/moesif-issue22.wasm\`, the same configuration): both send their batches to a collector in a thread of its own that answers at once and reads each batch's transaction ids from its bytes, without parsing it (\`tests/collector/collector.ts\`, \`lightIds\`; parsing cost this process about as much CPU per event as the filter costs the gateway, a cost a real collector pays on another machine). autocannon, in this process, keeps ${r.connections} connections busy on \`GET ${PATH}\` with ${Object.keys(HEADERS).length} headers besides Host; latency is every response's, at full precision. Each runtime's four gateways run side by side and are measured in ${first.rounds} interleaved rounds of ${first.seconds} s (the order rotated each round) after a warm-up; a figure is the median round, a ratio the median of the rounds' ratios to the no-op filter in the same round, so a slow spell of this shared 2-core machine (load generator, both nginx workers and the collector share it) falls on every setup alike. The load is closed-loop (each connection sends its next request when the answer comes), so the gateways run saturated and mean latency is about connections ÷ throughput: its ratio is the ratio of what a request costs the machine: the gateway worker's CPU (its own column, from the scheduler's accounting), autocannon's and, for the Moesif filter, the collector's reading of its batches on the same two cores (the last column).${quick ? " QUICK run: the fast JIT only, short rounds." : ""}`);
   out.push("");
   out.push("| runtime | gateway | requests/s | mean ms | p50 ms | p99 ms | mean ÷ no-op | p99 ÷ no-op | throughput ÷ no-op | worker CPU µs/request | load generator + collector CPU µs/request |");
   out.push("|---|---|---|---|---|---|---|---|---|---|---|");
@@ -372,14 +381,17 @@ export function renderGatewayNwm(r: GatewayNwm, quick: boolean): string[] {
   }
   out.push("");
   const roundsOf = (rt: RuntimeResult, setup: Setup) => rt.setups[SETUPS.indexOf(setup)].rounds;
-  const perRound = (rt: RuntimeResult, key: keyof Stats) => roundsOf(rt, "Moesif filter").map((s, i) => f(s[key] / roundsOf(rt, "no-op filter")[i][key])).join(", ");
-  out.push(`The Moesif filter ÷ the no-op filter, round by round: ${r.runtimes.map((rt) => `${LABEL[rt.runtime]}: mean ${perRound(rt, "mean")}; p99 ${perRound(rt, "p99")}; throughput ${perRound(rt, "rps")}`).join(". ")}.`);
-  out.push("");
+  const perRound = (rt: RuntimeResult, setup: Setup, key: keyof Stats) => roundsOf(rt, setup).map((s, i) => f(s[key] / roundsOf(rt, "no-op filter")[i][key])).join(", ");
+  for (const m of MOESIF_SETUPS) {
+    out.push(`${m} ÷ the no-op filter, round by round: ${r.runtimes.map((rt) => `${LABEL[rt.runtime]}: mean ${perRound(rt, m, "mean")}; p99 ${perRound(rt, m, "p99")}; throughput ${perRound(rt, m, "rps")}`).join(". ")}.`);
+    out.push("");
+  }
   const cpuOf = (rt: RuntimeResult, setup: Setup) => rt.setups[SETUPS.indexOf(setup)].median;
-  out.push(`What the Moesif filter adds per request against the no-op filter, in CPU (median rounds): ${r.runtimes.map((rt) => `${LABEL[rt.runtime]}: the gateway worker ${f(cpuOf(rt, "Moesif filter").workerUs - cpuOf(rt, "no-op filter").workerUs, 1)} µs (${f(cpuOf(rt, "Moesif filter").workerUs / cpuOf(rt, "no-op filter").workerUs)}×), this process ${f(cpuOf(rt, "Moesif filter").benchUs - cpuOf(rt, "no-op filter").benchUs, 1)} µs (autocannon and the collector, which parses every batch: a cost of this bench on the same two cores, not of a gateway's machine)`).join("; ")}.`);
+  const adds = (rt: RuntimeResult, m: Setup) => `${m}: the gateway worker ${f(cpuOf(rt, m).workerUs - cpuOf(rt, "no-op filter").workerUs, 1)} µs (${f(cpuOf(rt, m).workerUs / cpuOf(rt, "no-op filter").workerUs)}×), this process ${f(cpuOf(rt, m).benchUs - cpuOf(rt, "no-op filter").benchUs, 1)} µs`;
+  out.push(`What each Moesif build adds per request against the no-op filter, in CPU (median rounds; this process is autocannon and the collector, a cost of this bench on the same two cores, not of a gateway's machine): ${r.runtimes.map((rt) => `${LABEL[rt.runtime]}: ${MOESIF_SETUPS.map((m) => adds(rt, m)).join("; ")}`).join(". ")}.`);
   out.push("");
   const d = (rt: RuntimeResult) => rt.delivery;
-  out.push(`Delivery (distinct events at the collector against the requests the Moesif gateway answered, warm-up included; a request still in flight when a run stops is served, so logged, but not counted as answered, hence a few more events than answers): ${r.runtimes.map((rt) => `${LABEL[rt.runtime]} ${d(rt).delivered} events for ${d(rt).requests} answered (${d(rt).sent} sent), drops ${d(rt).dropped}, duplicates ${d(rt).duplicates}, ${d(rt).batches} batches`).join("; ")}. Errors: ${r.runtimes.map((rt) => rt.setups.map((s) => `${s.setup} ${s.errors}`).join(", ") + ` (${rt.runtime})`).join("; ")}. error.log lines at error or worse: ${r.runtimes.reduce((n, rt) => n + rt.badLines.length, 0)}.`);
+  out.push(`Delivery (distinct events at the collector against the requests the two Moesif gateways answered, warm-up included; a request still in flight when a run stops is served, so logged, but not counted as answered, hence a few more events than answers): ${r.runtimes.map((rt) => `${LABEL[rt.runtime]} ${d(rt).delivered} events for ${d(rt).requests} answered (${d(rt).sent} sent), drops ${d(rt).dropped}, duplicates ${d(rt).duplicates}, ${d(rt).batches} batches`).join("; ")}. Errors: ${r.runtimes.map((rt) => rt.setups.map((s) => `${s.setup} ${s.errors}`).join(", ") + ` (${rt.runtime})`).join("; ")}. error.log lines at error or worse: ${r.runtimes.reduce((n, rt) => n + rt.badLines.length, 0)}.`);
   out.push("");
   const meanOf = (rt: RuntimeResult, s: Setup) => rt.setups[SETUPS.indexOf(s)].median.mean;
   out.push(`What having a filter at all costs (the no-op filter ÷ no filter, mean latency, median rounds): ${r.runtimes.map((rt) => `${LABEL[rt.runtime]} ${f(meanOf(rt, "no-op filter") / meanOf(rt, "no filter"))}×`).join(", ")}. Where the Moesif filter's added time goes in the worker's CPU (its code, NWM's host functions, nginx) is measured by \`bench/nwm-profile.ts\` (perf).`);

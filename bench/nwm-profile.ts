@@ -1,6 +1,6 @@
 // Where the Moesif filter's added cost goes in Kong's real host (issue 23): the nginx worker's CPU
-// time per request with no filter, the no-op filter and the Moesif filter (bench/gateway-nwm.ts's
-// three gateways, the Kong 3.9 pin), split into the filter's own code, WAMR's crossings, NWM's host
+// time per request with no filter, the no-op filter and the Moesif filter, before issue 23's cuts and
+// after (bench/gateway-nwm.ts's four gateways, the Kong 3.9 pin), split into the filter's own code, WAMR's crossings, NWM's host
 // functions by kind, NWM's filter chain, and nginx.
 //
 //   npx tsx bench/nwm-profile.ts [--runtime jit|interp] [--requests N] [--rounds R] [--perf-rounds R]
@@ -9,10 +9,10 @@
 // Prints a markdown paragraph and table: save it as bench/nwm-profile.md, which npm run bench puts
 // into BENCHMARKS.md (section 11) as measured; --verbose adds each setup's innermost
 // frames by bucket on stderr. Needs perf (Debian: linux-perf) and root (perf on another process,
-// uprobes); about 7 minutes at the defaults (JIT), 6 for --runtime interp --requests 10000.
+// uprobes); about 10 minutes at the defaults (JIT), 8 for --runtime interp --requests 10000.
 //
-// Three passes over the same three gateways, in interleaved rounds of N requests per setup (the
-// order rotated every round), at a fixed rate the same for all three:
+// Three passes over the same four gateways, in interleaved rounds of N requests per setup (the
+// order rotated every round), at a fixed rate the same for all four:
 //  1. CPU time: the worker's scheduler time (/proc/PID/task/*/schedstat, ns) over N requests and the
 //     1.2 s after them (the last partial batch leaves within batch_max_wait, 1 s), without perf.
 //  2. perf: `perf record -e cpu-clock --call-graph dwarf` on the worker over the same load; every
@@ -43,7 +43,7 @@ const PERF_ROUNDS = Number(arg("perf-rounds", "3"));
 const FREQ = Number(arg("freq", "2000"));
 // A fixed request rate, the same for every setup and under the slowest one's capacity, so that
 // nginx's and the kernel's share per request (which grows as wake-ups carry fewer requests) is
-// alike in all three and the difference is the filter's. 0: as fast as they go.
+// alike in all four and the difference is the filter's. 0: as fast as they go.
 const RATE = Number(arg("rate", runtime === "jit" ? "2000" : "1000"));
 const VERBOSE = process.argv.includes("--verbose");
 const SETTLE_MS = 1200;
@@ -294,31 +294,33 @@ async function countCalls(binary: string, pids: number[], urls: string[], reques
 /** The markdown paragraph and table. */
 export function render(p: Profile): string {
   const label = p.runtime === "jit" ? "WAMR fast JIT" : "WAMR fast interpreter";
-  const [none, noop, moesif] = p.setups;
+  const [none, noop, before, moesif] = p.setups;
   const us = (s: Profile["setups"][number], b: Bucket) => (s.cpuUs * (s.samples.get(b) ?? 0)) / s.total;
   const added = moesif.cpuUs - noop.cpuUs;
+  const addedBefore = before.cpuUs - noop.cpuUs;
   const lines: string[] = [];
   lines.push(`### Where the filter's added cost goes in the real host (${label})`);
   lines.push("");
-  lines.push(`The nginx worker's CPU time per request (Kong ${KONG}'s pin, ${label}; ${CONNECTIONS} connections, GET with a small JSON answer, as in §10), measured in two passes of interleaved rounds of ${p.requests.toLocaleString("en")} requests per setup${p.rate ? ` at ${p.rate.toLocaleString("en")} requests/s (the same rate for all three, under the slowest one's capacity: a saturated worker handles more requests per wake-up, so nginx's and the kernel's share per request would differ from setup to setup)` : ", as fast as each goes"}: the worker's scheduler time (\`/proc/PID/task/*/schedstat\`) over the requests and the ${SETTLE_MS / 1000} s after them (so the last batch is sent) in ${p.rounds} rounds without a profiler (the median round), then \`perf record -e cpu-clock --call-graph dwarf\` on the worker in ${p.perfRounds} rounds, each sample put in one bucket by its call chain (\`bench/nwm-profile.ts\`, \`classify()\`): a sample in the fast JIT's code (anonymous executable memory: WAMR names none of it) is the filter's code, as are WAMR's helpers for bulk-memory instructions called from it; a sample under an NWM host function (\`ngx_proxy_wasm_hfuncs_*\`) goes to that function's kind; the dispatch bucket also holds the batch calls' socket work outside the host function; nginx's utility functions (pools, lists, hashes, printf), libc and the kernel are charged to their caller. A bucket's µs is its share of the samples × the CPU per request; the last two columns split the Moesif filter's added CPU (Moesif − no-op).`);
+  lines.push(`The nginx worker's CPU time per request (Kong ${KONG}'s pin, ${label}; ${CONNECTIONS} connections, GET with a small JSON answer, as in §10), measured in two passes of interleaved rounds of ${p.requests.toLocaleString("en")} requests per setup${p.rate ? ` at ${p.rate.toLocaleString("en")} requests/s (the same rate for all four, under the slowest one's capacity: a saturated worker handles more requests per wake-up, so nginx's and the kernel's share per request would differ from setup to setup)` : ", as fast as each goes"}: the worker's scheduler time (\`/proc/PID/task/*/schedstat\`) over the requests and the ${SETTLE_MS / 1000} s after them (so the last batch is sent) in ${p.rounds} rounds without a profiler (the median round), then \`perf record -e cpu-clock --call-graph dwarf\` on the worker in ${p.perfRounds} rounds, each sample put in one bucket by its call chain (\`bench/nwm-profile.ts\`, \`classify()\`): a sample in the fast JIT's code (anonymous executable memory: WAMR names none of it) is the filter's code, as are WAMR's helpers for bulk-memory instructions called from it; a sample under an NWM host function (\`ngx_proxy_wasm_hfuncs_*\`) goes to that function's kind; the dispatch bucket also holds the batch calls' socket work outside the host function; nginx's utility functions (pools, lists, hashes, printf), libc and the kernel are charged to their caller. A bucket's µs is its share of the samples × the CPU per request. The Moesif filter runs twice, side by side: the build issue 23's cuts started from (issue 22's, \`bench/baseline/moesif-issue22.wasm\`: *before*) and \`build/moesif.wasm\` (*after*); the last columns split each one's added CPU (Moesif − no-op).`);
   lines.push("");
-  lines.push("| µs of worker CPU per request | no filter | no-op filter | Moesif filter | Moesif − no-op | share of the added cost |");
-  lines.push("|---|---|---|---|---|---|");
+  lines.push("| µs of worker CPU per request | no filter | no-op filter | Moesif before | Moesif after | before − no-op | after − no-op | after − before | share of the added cost, after |");
+  lines.push("|---|---|---|---|---|---|---|---|---|");
   for (const b of BUCKETS) {
     const d = us(moesif, b) - us(noop, b);
-    lines.push(`| ${b} | ${f(us(none, b))} | ${f(us(noop, b))} | ${f(us(moesif, b))} | ${f(d)} | ${f((100 * d) / added, 0)}% |`);
+    const db = us(before, b) - us(noop, b);
+    lines.push(`| ${b} | ${f(us(none, b))} | ${f(us(noop, b))} | ${f(us(before, b))} | ${f(us(moesif, b))} | ${f(db)} | ${f(d)} | ${f(d - db)} | ${f((100 * d) / added, 0)}% |`);
   }
-  lines.push(`| **total** (median round, pass 1) | ${f(none.cpuUs)} | ${f(noop.cpuUs)} | ${f(moesif.cpuUs)} | ${f(added)} | 100% |`);
+  lines.push(`| **total** (median round, pass 1) | ${f(none.cpuUs)} | ${f(noop.cpuUs)} | ${f(before.cpuUs)} | ${f(moesif.cpuUs)} | ${f(addedBefore)} | ${f(added)} | ${f(added - addedBefore)} | 100% |`);
   lines.push("");
   const nginxRow = BUCKETS[BUCKETS.length - 1];
-  lines.push(`The kernel's part of the nginx row (samples whose innermost frame is the kernel: the sockets to the client and the upstream, epoll): ${p.setups.map((s) => `${s.setup} ${f((100 * (s.kernel.get(nginxRow) ?? 0)) / Math.max(1, s.samples.get(nginxRow) ?? 0), 0)}%`).join(", ")}. Rounds of pass 1 (µs per request): ${p.setups.map((s) => `${s.setup} ${s.cpuRounds.map((x) => f(x, 1)).join(", ")}`).join("; ")}. perf's own count (samples ÷ ${FREQ} Hz ÷ requests, the median round): ${p.setups.map((s) => `${s.setup} ${f(s.perfUs, 1)}`).join(", ")} µs (sampling adds its own cost to the worker); ${p.setups.map((s) => s.total).join(", ")} samples. The Moesif filter costs ${f(moesif.cpuUs / noop.cpuUs)}× the no-op filter's worker CPU per request, the no-op filter ${f(noop.cpuUs / none.cpuUs)}× no filter's. An idle worker (no traffic, 2 s) uses ${p.idleUsPerS.map((x, k) => `${f(x, 0)} µs/s (${p.setups[k].setup})`).join(", ")}: the Moesif filter's 20 ms tick, not charged to requests beyond the ${SETTLE_MS / 1000} s after each run.`);
+  lines.push(`The kernel's part of the nginx row (samples whose innermost frame is the kernel: the sockets to the client and the upstream, epoll): ${p.setups.map((s) => `${s.setup} ${f((100 * (s.kernel.get(nginxRow) ?? 0)) / Math.max(1, s.samples.get(nginxRow) ?? 0), 0)}%`).join(", ")}. Rounds of pass 1 (µs per request): ${p.setups.map((s) => `${s.setup} ${s.cpuRounds.map((x) => f(x, 1)).join(", ")}`).join("; ")}. perf's own count (samples ÷ ${FREQ} Hz ÷ requests, the median round): ${p.setups.map((s) => `${s.setup} ${f(s.perfUs, 1)}`).join(", ")} µs (sampling adds its own cost to the worker); ${p.setups.map((s) => s.total).join(", ")} samples. The Moesif filter costs ${f(moesif.cpuUs / noop.cpuUs)}× the no-op filter's worker CPU per request (before: ${f(before.cpuUs / noop.cpuUs)}×), the no-op filter ${f(noop.cpuUs / none.cpuUs)}× no filter's. An idle worker (no traffic, 2 s) uses ${p.idleUsPerS.map((x, k) => `${f(x, 0)} µs/s (${p.setups[k].setup})`).join(", ")}: the Moesif filter's 20 ms tick, not charged to requests beyond the ${SETTLE_MS / 1000} s after each run.`);
   if (p.calls) {
-    const m = p.calls[2];
+    const m = p.calls[3];
     // set_header_check is NWM's helper behind the header setters, not a host function of its own.
     const hf = [...m].filter(([k, v]) => k !== "wasm_func_call" && k !== "set_header_check" && v > 0).sort((a, b) => b[1] - a[1]);
     const totalHf = hf.reduce((a, [, v]) => a + v, 0);
     lines.push("");
-    lines.push(`Host calls per request, counted exactly (uprobes on the nginx binary, \`perf probe\`, ${Math.min(p.requests, 10000).toLocaleString("en")} requests per setup): the Moesif filter makes ${f(totalHf, 1)} host-function calls per request — ${hf.map(([k, v]) => `${k} ${f(v, v < 0.1 ? 3 : 1)}`).join(", ")} — and nginx calls into wasm ${f(m.get("wasm_func_call") ?? 0, 1)} times per request (callbacks, and the filter's malloc when a host function hands it data; the no-op filter: ${f(p.calls[1].get("wasm_func_call") ?? 0, 1)}). At the added µs above that is about ${f((BUCKETS.slice(2, 6).reduce((a, b) => a + us(moesif, b) - us(noop, b), 0) + us(moesif, BUCKETS[1]) - us(noop, BUCKETS[1])) / Math.max(totalHf, 1), 2)} µs per host call, crossing included.`);
+    lines.push(`Host calls per request, counted exactly (uprobes on the nginx binary, \`perf probe\`, ${Math.min(p.requests, 10000).toLocaleString("en")} requests per setup): the Moesif filter makes ${f(totalHf, 1)} host-function calls per request — ${hf.map(([k, v]) => `${k} ${f(v, v < 0.1 ? 3 : 1)}`).join(", ")} — and nginx calls into wasm ${f(m.get("wasm_func_call") ?? 0, 1)} times per request (callbacks, and the filter's malloc when a host function hands it data; the no-op filter: ${f(p.calls[1].get("wasm_func_call") ?? 0, 1)}; before: ${[...p.calls[2]].filter(([k, v]) => k !== "wasm_func_call" && k !== "set_header_check" && v > 0).reduce((a, [, v]) => a + v, 0).toFixed(1)} host-function calls, ${f(p.calls[2].get("wasm_func_call") ?? 0, 1)} calls into wasm). At the added µs above that is about ${f((BUCKETS.slice(2, 6).reduce((a, b) => a + us(moesif, b) - us(noop, b), 0) + us(moesif, BUCKETS[1]) - us(noop, BUCKETS[1])) / Math.max(totalHf, 1), 2)} µs per host call, crossing included.`);
   }
   return lines.join("\n");
 }

@@ -71,7 +71,7 @@ export function tokenClaims(token: Uint8Array): JObject | null {
   if (decoded === null) return null;
   const parsed = new JsonParser(decoded).parse();
   if (parsed === null || parsed.kind != JKind.Object) return null;
-  return <JObject>parsed;
+  return parsed.asObject();
 }
 
 /** A claim by name, or by dotted path (`user.id`) when no claim has the literal name. Strings and numbers only. */
@@ -79,8 +79,8 @@ export function claim(claims: JObject, field: string): Uint8Array | null {
   if (field.length == 0) return null;
   const v = claims.field(field);
   if (v === null) return null;
-  if (v.kind == JKind.String) return idFrom(utf8((<JString>v).value));
-  if (v.kind == JKind.Number) return idFrom(utf8((<JNumber>v).raw));
+  if (v.kind == JKind.String) return idFrom(utf8(v.asString().value));
+  if (v.kind == JKind.Number) return idFrom(utf8(v.asNumber().raw));
   return null;
 }
 

@@ -20,6 +20,8 @@ export function writeJsonString(w: ByteWriter, src: Uint8Array, start: i32 = 0, 
   let i = 0;
   while (i < len) {
     let j = i;
+    // Eight bytes a step while none of them needs care (most header names and values), then byte by byte.
+    if (!lower) while (j + 8 <= len && plainWord(load<u64>(base + j))) j += 8;
     while (j < len && ((plain >> load<u8>(JSON_BYTE + load<u8>(base + j))) & 1) != 0) j++;
     if (j > i) {
       memory.copy(w.room(j - i), base + i, j - i);
@@ -70,6 +72,22 @@ export function writeJsonString(w: ByteWriter, src: Uint8Array, start: i32 = 0, 
     }
   }
   w.byte(0x22);
+}
+
+const ONES: u64 = 0x0101010101010101;
+const HIGH: u64 = 0x8080808080808080;
+
+/**
+ * Whether none of eight bytes needs more than a copy: no byte of 0x80 and up (UTF-8 to check), below
+ * 0x20 (to escape), '"' or '\\'. The tests are the exact "has a byte below n / equal to n" word
+ * tricks (Bit Twiddling Hacks), for bytes under 0x80. Header names, which are folded, and mostly
+ * short, go byte by byte.
+ */
+// @ts-ignore: decorator
+@inline function plainWord(x: u64): bool {
+  const q = x ^ (ONES * 0x22);
+  const b = x ^ (ONES * 0x5c);
+  return ((x | ((x - ONES * 0x20) & ~x) | ((q - ONES) & ~q) | ((b - ONES) & ~b)) & HIGH) == 0;
 }
 
 /** Writes an ASCII/UTF-16 string (configuration values, our own text) as a JSON string. */

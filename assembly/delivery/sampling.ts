@@ -35,7 +35,7 @@ export class SampleInput {
 /** A rate from 0 to 100, fraction kept; -1 when it is not one. */
 function rateOf(v: JValue | null): f64 {
   if (v === null || v.kind != JKind.Number) return -1;
-  const n = (<JNumber>v).value;
+  const n = v.asNumber().value;
   if (!isFinite(n) || n < 0 || n > 100) return -1;
   return n;
 }
@@ -63,7 +63,7 @@ export class Sampling {
   static parse(body: Uint8Array): Sampling | null {
     const root = new JsonParser(body).parse();
     if (root === null || root.kind != JKind.Object) return null;
-    const o = <JObject>root;
+    const o = root.asObject();
     const s = new Sampling();
     const rate = rateOf(o.get("sample_rate"));
     if (rate >= 0) s.sampleRate = rate;
@@ -71,7 +71,7 @@ export class Sampling {
     readRates(o.get("company_sample_rate"), s.companies);
     const rules = o.get("regex_config");
     if (rules !== null && rules.kind == JKind.Array) {
-      const items = (<JArray>rules).items;
+      const items = rules.asArray().items;
       for (let i = 0; i < items.length && i < 100; i++) {
         const rule = readRule(items[i], s.warnings);
         if (rule !== null) s.rules.push(rule);
@@ -110,7 +110,7 @@ export class Sampling {
 
 function readRates(v: JValue | null, into: Map<string, f64>): void {
   if (v === null || v.kind != JKind.Object) return;
-  const o = <JObject>v;
+  const o = v.asObject();
   for (let i = 0; i < o.keys.length; i++) {
     const r = rateOf(o.values[i]);
     if (r >= 0) into.set(o.keys[i], r);
@@ -119,29 +119,29 @@ function readRates(v: JValue | null, into: Map<string, f64>): void {
 
 function readRule(v: JValue, warnings: Array<string>): Rule | null {
   if (v.kind != JKind.Object) return null;
-  const o = <JObject>v;
+  const o = v.asObject();
   const rate = rateOf(o.get("sample_rate"));
   const conds = o.get("conditions");
   if (rate < 0 || conds === null || conds.kind != JKind.Array) return null;
   const rule = new Rule();
   rule.rate = rate;
-  const items = (<JArray>conds).items;
+  const items = conds.asArray().items;
   for (let i = 0; i < items.length; i++) {
     if (items[i].kind != JKind.Object) return null;
-    const c = <JObject>items[i];
+    const c = items[i].asObject();
     const path = c.get("path");
     const value = c.get("value");
     if (path === null || path.kind != JKind.String || value === null || value.kind != JKind.String) return null;
-    const p = (<JString>path).value;
+    const p = path.asString().value;
     const which = p == "request.verb" ? PATH_VERB : p == "request.route" ? PATH_ROUTE
       : p == "request.ip_address" ? PATH_IP : p == "response.status" ? PATH_STATUS : -1;
     if (which < 0) {
       warnings.push("sampling rule on unknown field \"" + p + "\" ignored");
       return null;
     }
-    const re = new Regex((<JString>value).value);
+    const re = new Regex(value.asString().value);
     if (re.error.length > 0) {
-      warnings.push("sampling rule pattern \"" + (<JString>value).value + "\" ignored: " + re.error);
+      warnings.push("sampling rule pattern \"" + value.asString().value + "\" ignored: " + re.error);
       return null;
     }
     rule.conditions.push(new Condition(which, re));

@@ -76,21 +76,21 @@ class Reader {
     const v = this.take(name);
     if (v === null) return def;
     if (v.kind != JKind.String) { this.error(name, "must be a string"); return def; }
-    return (<JString>v).value;
+    return v.asString().value;
   }
 
   bool(name: string, def: bool): bool {
     const v = this.take(name);
     if (v === null) return def;
     if (v.kind != JKind.Bool) { this.error(name, "must be true or false"); return def; }
-    return (<JBool>v).value;
+    return v.asBool().value;
   }
 
   int(name: string, def: i32, lo: i32, hi: i32 = <i32>INT_MAX): i32 {
     const v = this.take(name);
     if (v === null) return def;
     if (v.kind != JKind.Number) { this.error(name, "must be a number"); return def; }
-    const n = (<JNumber>v).value;
+    const n = v.asNumber().value;
     if (n != Math.floor(n) || !isFinite(n)) { this.error(name, "must be a whole number"); return def; }
     if (n < <f64>lo || n > <f64>hi) {
       this.error(name, "must be between " + lo.toString() + " and " + hi.toString());
@@ -104,11 +104,11 @@ class Reader {
     const v = this.take(name);
     if (v === null) return out;
     if (v.kind != JKind.Array) { this.error(name, "must be an array of strings"); return out; }
-    const items = (<JArray>v).items;
+    const items = v.asArray().items;
     for (let i = 0; i < items.length; i++) {
       const item = items[i];
       if (item.kind != JKind.String) { this.error(name, "must be an array of strings"); return new Array<string>(); }
-      out.push((<JString>item).value);
+      out.push(item.asString().value);
     }
     return out;
   }
@@ -187,7 +187,7 @@ export function parseConfig(text: Uint8Array): ConfigResult {
     result.errors.push("configuration must be a JSON object");
     return result;
   }
-  const r = new Reader(<JObject>root, result);
+  const r = new Reader(root.asObject(), result);
   const c = new Config();
 
   c.applicationId = r.str("application_id", "");

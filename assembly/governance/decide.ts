@@ -37,11 +37,11 @@ export class GovernanceInput {
     }
     const root = this.parsed;
     if (root === null || root.kind != JKind.Object) return null;
-    const v = (<JObject>root).field(name);
+    const v = root.asObject().field(name);
     if (v === null) return null;
-    if (v.kind == JKind.String) return utf8((<JString>v).value);
-    if (v.kind == JKind.Number) return utf8((<JNumber>v).raw);
-    if (v.kind == JKind.Bool) return utf8((<JBool>v).value ? "true" : "false");
+    if (v.kind == JKind.String) return utf8(v.asString().value);
+    if (v.kind == JKind.Number) return utf8(v.asNumber().raw);
+    if (v.kind == JKind.Bool) return utf8(v.asBool().value ? "true" : "false");
     return null;
   }
 }
@@ -142,11 +142,11 @@ function render(t: Template, values: Map<string, string> | null): string {
 /** The rule's body as JSON, merge tags substituted in its strings (not its keys), escaped as JSON. */
 function writeBody(w: ByteWriter, v: JValue, values: Map<string, string> | null): void {
   switch (v.kind) {
-    case JKind.String: writeJsonText(w, render(template((<JString>v).value), values)); return;
-    case JKind.Number: w.ascii((<JNumber>v).raw); return;
-    case JKind.Bool: w.ascii((<JBool>v).value ? "true" : "false"); return;
+    case JKind.String: writeJsonText(w, render(template(v.asString().value), values)); return;
+    case JKind.Number: w.ascii(v.asNumber().raw); return;
+    case JKind.Bool: w.ascii(v.asBool().value ? "true" : "false"); return;
     case JKind.Array: {
-      const items = (<JArray>v).items;
+      const items = v.asArray().items;
       w.byte(0x5b);
       for (let i = 0; i < items.length; i++) {
         if (i > 0) w.byte(0x2c);
@@ -156,7 +156,7 @@ function writeBody(w: ByteWriter, v: JValue, values: Map<string, string> | null)
       return;
     }
     case JKind.Object: {
-      const o = <JObject>v;
+      const o = v.asObject();
       w.byte(0x7b);
       for (let i = 0; i < o.keys.length; i++) {
         if (i > 0) w.byte(0x2c);

@@ -80,13 +80,13 @@ export class Cohorts {
 
 function str(o: JObject, key: string): string | null {
   const v = o.get(key);
-  return v !== null && v.kind == JKind.String ? (<JString>v).value : null;
+  return v !== null && v.kind == JKind.String ? v.asString().value : null;
 }
 
 /** true only for JSON true: `"block": null` does not block (the Lua plugin's bug 12). */
 function isTrue(o: JObject, key: string): bool {
   const v = o.get(key);
-  return v !== null && v.kind == JKind.Bool && (<JBool>v).value;
+  return v !== null && v.kind == JKind.Bool && v.asBool().value;
 }
 
 export function template(s: string): Template {
@@ -112,8 +112,8 @@ export function template(s: string): Template {
 
 function condition(v: JValue, rule: Rule, warnings: Array<string>): Condition | null {
   if (v.kind != JKind.Object) return null;
-  const path = str(<JObject>v, "path");
-  const value = str(<JObject>v, "value");
+  const path = str(v.asObject(), "path");
+  const value = str(v.asObject(), "value");
   if (path === null || value === null) return null;
   let field = Field.Never;
   let name = "";
@@ -133,7 +133,7 @@ function condition(v: JValue, rule: Rule, warnings: Array<string>): Condition | 
 
 function rule(v: JValue, warnings: Array<string>): Rule | null {
   if (v.kind != JKind.Object) return null;
-  const o = <JObject>v;
+  const o = v.asObject();
   const r = new Rule();
   const id = str(o, "_id");
   const type = str(o, "type");
@@ -150,13 +150,13 @@ function rule(v: JValue, warnings: Array<string>): Rule | null {
   const groups = o.get("regex_config");
   if (groups !== null && groups.kind != JKind.Null) {
     if (groups.kind != JKind.Array) return null;
-    const items = (<JArray>groups).items;
+    const items = groups.asArray().items;
     for (let i = 0; i < items.length; i++) {
       if (items[i].kind != JKind.Object) return null;
-      const conds = (<JObject>items[i]).get("conditions");
+      const conds = items[i].asObject().get("conditions");
       const group = new Array<Condition>();
       if (conds !== null && conds.kind == JKind.Array) {
-        const cs = (<JArray>conds).items;
+        const cs = conds.asArray().items;
         for (let k = 0; k < cs.length; k++) {
           const c = condition(cs[k], r, warnings);
           if (c === null) return null;
@@ -168,19 +168,19 @@ function rule(v: JValue, warnings: Array<string>): Rule | null {
   }
   const response = o.get("response");
   if (response !== null && response.kind == JKind.Object) {
-    const res = <JObject>response;
+    const res = response.asObject();
     const status = res.get("status");
     if (status !== null && status.kind == JKind.Number) {
-      const n = (<JNumber>status).value;
+      const n = status.asNumber().value;
       if (n == Math.floor(n) && n >= 100 && n <= 999) r.status = <i32>n;
     }
     const headers = res.get("headers");
     if (headers !== null && headers.kind == JKind.Object) {
-      const h = <JObject>headers;
+      const h = headers.asObject();
       for (let i = 0; i < h.keys.length; i++) {
         if (h.values[i].kind != JKind.String) continue;
         r.headerNames.push(h.keys[i]);
-        r.headerValues.push(template((<JString>h.values[i]).value));
+        r.headerValues.push(template(h.values[i].asString().value));
       }
     }
     r.body = res.get("body");
@@ -193,7 +193,7 @@ export function parseRules(body: Uint8Array): RuleSet | null {
   const root = new JsonParser(body).parse();
   if (root === null || root.kind != JKind.Array) return null;
   const set = new RuleSet();
-  const items = (<JArray>root).items;
+  const items = root.asArray().items;
   for (let i = 0; i < items.length; i++) {
     const r = rule(items[i], set.warnings);
     if (r === null) {
@@ -211,28 +211,28 @@ export function parseRules(body: Uint8Array): RuleSet | null {
 }
 
 function scalar(v: JValue): string | null {
-  if (v.kind == JKind.String) return (<JString>v).value;
-  if (v.kind == JKind.Number) return (<JNumber>v).raw;
-  if (v.kind == JKind.Bool) return (<JBool>v).value ? "true" : "false";
+  if (v.kind == JKind.String) return v.asString().value;
+  if (v.kind == JKind.Number) return v.asNumber().raw;
+  if (v.kind == JKind.Bool) return v.asBool().value ? "true" : "false";
   return null;
 }
 
 function cohortMap(v: JValue | null, into: Map<string, Array<CohortEntry>>): void {
   if (v === null || v.kind != JKind.Object) return;
-  const o = <JObject>v;
+  const o = v.asObject();
   for (let i = 0; i < o.keys.length; i++) {
     if (o.values[i].kind != JKind.Array) continue;
     const list = new Array<CohortEntry>();
-    const items = (<JArray>o.values[i]).items;
+    const items = o.values[i].asArray().items;
     for (let k = 0; k < items.length; k++) {
       if (items[k].kind != JKind.Object) continue;
-      const e = <JObject>items[k];
+      const e = items[k].asObject();
       const ruleId = str(e, "rules");
       if (ruleId === null) continue;
       const values = new Map<string, string>();
       const vs = e.get("values");
       if (vs !== null && vs.kind == JKind.Object) {
-        const vo = <JObject>vs;
+        const vo = vs.asObject();
         for (let j = 0; j < vo.keys.length; j++) {
           const s = scalar(vo.values[j]);
           if (s !== null) values.set(vo.keys[j], s);
@@ -249,7 +249,7 @@ export function parseCohorts(configBody: Uint8Array): Cohorts {
   const c = new Cohorts();
   const root = new JsonParser(configBody).parse();
   if (root === null || root.kind != JKind.Object) return c;
-  cohortMap((<JObject>root).get("user_rules"), c.users);
-  cohortMap((<JObject>root).get("company_rules"), c.companies);
+  cohortMap(root.asObject().get("user_rules"), c.users);
+  cohortMap(root.asObject().get("company_rules"), c.companies);
   return c;
 }

@@ -165,3 +165,35 @@ describe("collector", () => {
     await assert.rejects(c.waitForEvents(n + 100, 100), /waited 100 ms/);
   });
 });
+
+describe("light collector (load runs)", () => {
+  test("reads the same transaction ids from the filter's batch as a JSON parse does, whatever the headers and bodies hold", async () => {
+    const { harness, send } = await import("../support/harness.ts");
+    const { lightIds } = await import("./collector.ts");
+    // The patterns lightIds looks for, in places a client and an upstream control: escaped there.
+    const tricky = '{"request":{ ,"transaction_id":"fake","direction":"Incoming"';
+    const h = await harness({
+      upstream: (_req, _body, res) => {
+        res.writeHead(200, { "content-type": "text/plain", "x-echo": tricky });
+        res.end(tricky);
+      },
+    });
+    try {
+      for (let i = 0; i < 5; i++) await send(h.gateway.url, { path: `/items/${i}`, headers: [["x-note", tricky], ["x-moesif-transaction-id", i === 2 ? "given-by-the-client" : ""]] });
+      await h.flush();
+      const raw = Buffer.concat(h.collector.batches.map((b) => b.body.subarray(1, -1)).flatMap((b, i) => (i ? [Buffer.from(","), b] : [b])));
+      const batch = Buffer.concat([Buffer.from("["), raw, Buffer.from("]")]);
+      const parsed = (JSON.parse(batch.toString()) as { transaction_id: string }[]).map((e) => e.transaction_id);
+      assert.equal(parsed.length, 5);
+      assert.ok(parsed.includes("given-by-the-client"));
+      assert.deepEqual(lightIds(batch, true), parsed);
+      // A batch that is not an array, or an event without its id, is refused.
+      assert.equal(lightIds(batch.subarray(1), true), null);
+      assert.equal(lightIds(Buffer.from(batch.toString().replace(/,"transaction_id":"[^"]*"/, "")), true), null);
+      const one = Buffer.from(JSON.stringify(JSON.parse(batch.toString())[0]));
+      assert.deepEqual(lightIds(one, false), [parsed[0]]);
+    } finally {
+      await h.close();
+    }
+  });
+});
