@@ -20,12 +20,14 @@ test("npm run bench (quick): every section and the targets table", async () => {
     assert.ok(r.stdout.includes(heading), `missing ${heading}`);
   }
   assert.match(r.stdout, /\| Moesif filter \| \d+ \|/);
+  assert.match(r.stdout, /\| moesif\.wasm no larger than when issue 23 was filed \(§4\) \| ≤ 110,770 bytes \| [\d,]+ bytes \|/);
   assert.match(r.stdout, /Errors: no filter 0, no-op filter 0, Moesif filter 0\./);
   if (realHost) {
     assert.match(r.stdout, /\| WAMR fast JIT \| Moesif filter \| \d+ \|/);
     assert.match(r.stdout, /WAMR fast JIT \d+ events for \d+ answered \(\d+ sent\), drops 0, duplicates 0/);
-    assert.match(r.stdout, /Errors: no filter 0, no-op filter 0, Moesif filter 0 \(jit\)\./);
-    assert.match(r.stdout, /\| mean latency vs the no-op filter in Kong's real host .*\| ≤ 1\.35× \| \d+\.\d+× \|/);
+    assert.match(r.stdout, /\| WAMR fast JIT \| Moesif filter, issue 22 build \| \d+ \|/);
+    assert.match(r.stdout, /Errors: no filter 0, no-op filter 0, Moesif filter, issue 22 build 0, Moesif filter 0 \(jit\)\./);
+    assert.match(r.stdout, /\| mean latency vs the no-op filter in Kong's real host .*\| ≤ 1\.35× \| \d+\.\d+×; the issue 22 build in the same rounds: \d+\.\d+× \|/);
   } else {
     assert.match(r.stdout, /## 10\. Gateway in Kong's real host \(nginx \+ ngx_wasm_module\)\n\nSkipped: no pinned NWM\/nginx\/WAMR sources/);
   }

@@ -34,3 +34,8 @@ test("size profile: module and layer of a function name", () => {
   assert.equal(layerOf("assembly/codec/deflate"), "assembly/codec");
   assert.equal(layerOf("~lib/rt/tlsf"), "AssemblyScript standard library (~lib)");
 });
+
+test("moesif.wasm stays within issue 23's size budget: 110,770 bytes, its size when the issue was filed", () => {
+  const bytes = readFileSync(`${root}/build/moesif.wasm`).length;
+  assert.ok(bytes <= 110770, `build/moesif.wasm is ${bytes} bytes, over the 110,770-byte budget (BENCHMARKS.md §4 shows where the bytes are)`);
+});
