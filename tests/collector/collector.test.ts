@@ -4,7 +4,8 @@ import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
 import http from "node:http";
-import { Collector, filterEventProblems } from "./collector.ts";
+import { Collector, filterEventProblems, lightIds } from "./collector.ts";
+import { harness, send } from "../support/harness.ts";
 
 const event = {
   request: { time: "2024-05-01T12:00:00.123Z", uri: "https://api.example.com/v1/items?limit=10", verb: "GET", headers: { accept: "*/*" } },
@@ -168,8 +169,6 @@ describe("collector", () => {
 
 describe("light collector (load runs)", () => {
   test("reads the same transaction ids from the filter's batch as a JSON parse does, whatever the headers and bodies hold", async () => {
-    const { harness, send } = await import("../support/harness.ts");
-    const { lightIds } = await import("./collector.ts");
     // The patterns lightIds looks for, in places a client and an upstream control: escaped there.
     const tricky = '{"request":{ ,"transaction_id":"fake","direction":"Incoming"';
     const h = await harness({

@@ -11,13 +11,15 @@ import { startNginx, versionsUnderTest, Nginx } from "./nginx.ts";
 import { startUpstream, Upstream } from "../support/upstream.ts";
 import { okJson, send } from "../support/harness.ts";
 import { Collector } from "../collector/collector.ts";
+import { nwmProfile } from "../host/nwm.ts";
 
 const CALLS = 300;
-// Up to Kong 3.6 the filter may have up to 64 calls in flight at once (assembly/delivery/calllimit.ts,
-// MAX_CALLS), each holding a fake connection and its socket: 40 slots could run out without any being
-// lost. There the worker gets room for that many on top, still fewer than the 300 calls a leak of one
-// slot per call would take.
-const slotsFor = (kong: string) => (Number(kong.split(".")[1]) < 7 ? 40 + 2 * 64 : 40);
+// Where NWM does not leak overlapping calls (up to Kong 3.6, tests/host/nwm.ts leakOnOverlap), the
+// filter may have up to 64 calls in flight at once (assembly/delivery/calllimit.ts, MAX_CALLS), each
+// holding a fake connection and its socket: 40 slots could run out without any being lost. There the
+// worker gets room for that many on top, still fewer than the 300 calls a leak of one slot per call
+// would take.
+const slotsFor = (kong: string) => (nwmProfile(kong).leakOnOverlap === null ? 40 + 2 * 64 : 40);
 
 for (const kong of versionsUnderTest()) {
   describe(`Kong ${kong}: ${CALLS} collector calls with ${slotsFor(kong)} worker_connections`, () => {
