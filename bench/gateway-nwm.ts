@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { sourcesDir } from "../scripts/nwm/build.mjs";
 import { startNginx, nginxBinary, Nginx, FilterSpec } from "../tests/nwm/nginx.ts";
 import { CollectorThread } from "../tests/support/collector-worker.ts";
+import { freePort } from "../tests/support/ports.ts";
 
 const require = createRequire(import.meta.url);
 const autocannon = require("autocannon");
@@ -41,13 +42,6 @@ export type Setup = (typeof SETUPS)[number];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** Why the real host cannot be measured here, or null when it can (the sources are there). */
 export function realHostMissing(): string | null {

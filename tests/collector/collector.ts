@@ -6,10 +6,10 @@ import http from "node:http";
 import https from "node:https";
 import type { TLSSocket } from "node:tls";
 import zlib from "node:zlib";
-import { AddressInfo } from "node:net";
 import { readFileSync } from "node:fs";
 import { Ajv } from "ajv";
 import addFormats from "ajv-formats";
+import { listen } from "../support/ports.ts";
 
 const ajv = new Ajv({ allErrors: true, allowUnionTypes: true });
 (addFormats as unknown as (a: Ajv) => void)(ajv);
@@ -156,8 +156,7 @@ export class Collector {
   async start(): Promise<this> {
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => this.handle(req, res);
     this.server = this.opts.tls ? https.createServer(this.opts.tls, handler) : http.createServer(handler);
-    await new Promise<void>((resolve) => this.server.listen(this.opts.port ?? 0, "127.0.0.1", resolve));
-    this.port = (this.server.address() as AddressInfo).port;
+    this.port = await listen(this.server, this.opts.port ?? 0);
     this.url = this.opts.tls ? `https://localhost:${this.port}` : `http://127.0.0.1:${this.port}`;
     return this;
   }

@@ -3,9 +3,9 @@
 // then the log phase. A trap answers the client 500 (or cuts the connection once headers are out).
 import http from "node:http";
 import https from "node:https";
-import { AddressInfo } from "node:net";
 import { KongWasmHost, FilterTrapped, HttpStream, RequestState } from "./kong-host.ts";
 import { Pair } from "./maps.ts";
+import { listen } from "../support/ports.ts";
 
 export interface GatewayOptions {
   host: KongWasmHost;
@@ -289,8 +289,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   });
 
   server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, opts.bindHost ?? "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
+  const port = await listen(server, opts.port ?? 0, opts.bindHost ?? "127.0.0.1");
   return {
     url: `http://127.0.0.1:${port}`,
     port,

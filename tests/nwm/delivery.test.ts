@@ -10,7 +10,8 @@
 // recovery bound (recoveryBound) is what the filter must do.
 import { test, describe, after } from "node:test";
 import assert from "node:assert/strict";
-import { startNginx, versionsUnderTest, Nginx, filterLines, freePort, sleep } from "./nginx.ts";
+import { startNginx, versionsUnderTest, Nginx, filterLines, sleep } from "./nginx.ts";
+import { freePort } from "../support/ports.ts";
 import { Collector } from "../collector/collector.ts";
 import { versionAtLeast } from "../host/nwm.ts";
 import { startUpstream } from "../support/upstream.ts";

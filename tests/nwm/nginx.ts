@@ -10,6 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 // @ts-expect-error: the build script is plain JavaScript without declarations
 import { buildHost, resolvePin } from "../../scripts/nwm/build.mjs";
+import { freePort } from "../support/ports.ts";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -92,27 +93,13 @@ export interface Nginx {
   stop(): Promise<void>;
 }
 
-/** A port nothing listens on now (a collector that is down; a test may start one on it later). */
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-/** n ports free at once, none of them in `taken` (each freePort() alone may hand out the same one again). */
+/** n ports free now, none of them in `taken`. */
 async function freePorts(n: number, taken: number[] = []): Promise<number[]> {
-  const held: net.Server[] = [];
   const ports: number[] = [];
   while (ports.length < n) {
-    const s = net.createServer();
-    await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-    held.push(s);
-    const { port } = s.address() as net.AddressInfo;
+    const port = await freePort();
     if (!taken.includes(port)) ports.push(port);
   }
-  await Promise.all(held.map((s) => new Promise<void>((r) => s.close(() => r()))));
   return ports;
 }
 
@@ -120,8 +107,12 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // Each nginx's prefix (config, logs, module copies) goes when the process ends; NWM_KEEP=1 keeps
 // them for reading a failed run's error.log.
+// An nginx a test could not stop (it failed or timed out before its cleanup) goes with the process:
+// left running, it and its stderr pipe would keep the test process alive until CI's time limit.
 const prefixes: string[] = [];
+const running = new Set<number>();
 process.on("exit", () => {
+  for (const pid of running) try { process.kill(-pid, "SIGKILL"); } catch {}
   if (process.env.NWM_KEEP === "1") return;
   for (const dir of prefixes) fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -193,7 +184,11 @@ ${[...kongHttp, ...(opts.http ?? [])].map((d) => `    ${d}`).join("\n")}${server
   const child: ChildProcess = spawn(binary, ["-p", dir, "-c", "nginx.conf"], { stdio: ["ignore", "ignore", "pipe"], detached: true });
   let exited = false;
   let stderr = "";
-  child.on("exit", () => (exited = true));
+  running.add(child.pid!);
+  child.on("exit", () => {
+    exited = true;
+    running.delete(child.pid!);
+  });
   child.stderr!.on("data", (d) => (stderr += d));
   const logFile = path.join(dir, "logs/error.log");
   const log = () => (fs.existsSync(logFile) ? fs.readFileSync(logFile, "utf8") : "");

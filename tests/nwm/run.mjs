@@ -22,5 +22,9 @@ try {
 console.log(`real-host suite: nginx + ngx_wasm_module for Kong ${versions.join(", ")} ready in ${Math.round((Date.now() - t0) / 1000)} s`);
 // Node 20's --test takes no glob: the files are named here.
 const files = process.argv.slice(2).length ? process.argv.slice(2) : fs.readdirSync("tests/nwm").filter((f) => f.endsWith(".test.ts")).sort().map((f) => `tests/nwm/${f}`);
-const r = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=1", ...files], { stdio: "inherit", shell: false });
+// A file that hangs (a test stuck past its cleanup) fails after FILE_TIMEOUT_MS instead of holding
+// CI until its time limit, and --test-force-exit ends a file whose tests are done but whose servers
+// or nginx were left open (nginx.ts kills those on exit).
+const FILE_TIMEOUT_MS = 15 * 60_000;
+const r = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=1", `--test-timeout=${FILE_TIMEOUT_MS}`, "--test-force-exit", ...files], { stdio: "inherit", shell: false });
 process.exit(r.status ?? 1);

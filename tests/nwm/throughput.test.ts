@@ -15,7 +15,8 @@ import os from "node:os";
 import path from "node:path";
 // @ts-expect-error: autocannon ships no type declarations
 import autocannonUntyped from "autocannon";
-import { startNginx, versionsUnderTest, filterLines, Nginx, freePort, sleep } from "./nginx.ts";
+import { startNginx, versionsUnderTest, filterLines, Nginx, sleep } from "./nginx.ts";
+import { freePort } from "../support/ports.ts";
 import { CollectorThread } from "../support/collector-worker.ts";
 
 interface AutocannonResult {

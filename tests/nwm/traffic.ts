@@ -3,6 +3,7 @@
 // event reached the collector(s), how often, and what every batch call met.
 import http from "node:http";
 import { Collector, Fault, ReceivedBatch } from "../collector/collector.ts";
+import { freePort } from "../support/ports.ts";
 
 export interface SentRequest {
   path: string;
@@ -95,7 +96,9 @@ export class Sink {
         if (!this.arrivals.has(id)) this.arrivals.set(id, now);
       }
     };
-    const c = await new Collector({ port, onBatch }).start();
+    // A port that can be bound again after a close: a scenario may take the collector down and
+    // bring it back on the same port (see freePort).
+    const c = await new Collector({ port: port ?? (await freePort()), onBatch }).start();
     this.tap(c);
     this.collectors.push(c);
     return c;

@@ -3,8 +3,8 @@
 // filter_chains.lua: one chain per service or route, at least one filter, filters Kong has).
 // Enough to run scripts/attach.ts against; it records every call.
 import http from "node:http";
-import { AddressInfo } from "node:net";
 import { randomUUID } from "node:crypto";
+import { listen } from "./ports.ts";
 
 export interface Entity { id: string; name?: string; service?: { id: string } | null; route?: { id: string } | null; filters?: { name: string; config?: unknown; enabled?: boolean }[] }
 
@@ -42,8 +42,7 @@ export class AdminApi {
       req.on("data", (c) => chunks.push(c));
       req.on("end", () => this.handle(req, Buffer.concat(chunks).toString(), res));
     });
-    await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.url = `http://127.0.0.1:${await listen(this.server)}`;
     return this;
   }
 

@@ -1,6 +1,6 @@
 // Real HTTP upstreams for the gateway: a demo API for `npm start`, and a scriptable one for tests.
 import http from "node:http";
-import { AddressInfo } from "node:net";
+import { listen } from "./ports.ts";
 
 export interface Upstream {
   url: string;
@@ -16,8 +16,7 @@ export async function startUpstream(handler: Handler): Promise<Upstream> {
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => handler(req, Buffer.concat(chunks), res));
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
+  const port = await listen(server);
   return {
     url: `http://127.0.0.1:${port}`,
     port,
