@@ -42,7 +42,6 @@ export type Setup = (typeof SETUPS)[number];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-
 /** Why the real host cannot be measured here, or null when it can (the sources are there). */
 export function realHostMissing(): string | null {
   return sourcesDir() ? null : "no pinned NWM/nginx/WAMR sources (../shared/vendor or NWM_SOURCES; see scripts/nwm/README.md)";

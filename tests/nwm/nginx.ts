@@ -105,10 +105,10 @@ async function freePorts(n: number, taken: number[] = []): Promise<number[]> {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-// Each nginx's prefix (config, logs, module copies) goes when the process ends; NWM_KEEP=1 keeps
-// them for reading a failed run's error.log.
-// An nginx a test could not stop (it failed or timed out before its cleanup) goes with the process:
-// left running, it and its stderr pipe would keep the test process alive until CI's time limit.
+// When the process ends, an nginx a test could not stop (it failed or timed out before its cleanup)
+// goes with it: left running, it and its stderr pipe would keep the test process alive until CI's
+// time limit. Each nginx's prefix (config, logs, module copies) goes too; NWM_KEEP=1 keeps them for
+// reading a failed run's error.log.
 const prefixes: string[] = [];
 const running = new Set<number>();
 process.on("exit", () => {
