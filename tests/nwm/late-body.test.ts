@@ -39,9 +39,10 @@ function lateBody(port: number, path: string): Promise<number> {
     const timer = setTimeout(() => done(asked ? 0 : -1), 3000);
     s.on("data", (d) => {
       got += d.toString("latin1");
-      if (!asked && /^HTTP\/1\.1 100 [^\r]*\r\n\r\n/.test(got)) {
+      const interim = asked ? null : /^HTTP\/1\.1 100 [^\r]*\r\n\r\n/.exec(got);
+      if (interim) {
         asked = true;
-        got = got.replace(/^HTTP\/1\.1 100 [^\r]*\r\n\r\n/, "");
+        got = got.slice(interim[0].length);
         s.write('{"late":1}');
       }
       const m = /^HTTP\/1\.1 ([2-5]\d\d)/.exec(got);

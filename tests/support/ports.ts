@@ -11,17 +11,16 @@ import net from "node:net";
  */
 export function listen(server: net.Server, port = 0, host = "127.0.0.1"): Promise<number> {
   return new Promise<number>((resolve, reject) => {
-    const fail = (e: Error) => reject(e);
-    server.once("error", fail);
+    server.once("error", reject);
     server.listen(port, host, () => {
-      server.off("error", fail);
+      server.off("error", reject);
       resolve((server.address() as net.AddressInfo).port);
     });
   });
 }
 
 /** The low end of the kernel's range for outgoing connections' local ports. */
-function ephemeralLow(): number {
+function readEphemeralLow(): number {
   try {
     const low = Number(fs.readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
     if (Number.isInteger(low) && low > 1024) return low;
@@ -29,7 +28,9 @@ function ephemeralLow(): number {
   return 32768;
 }
 
-const FLOOR = 10_000;
+export const EPHEMERAL_LOW = readEphemeralLow();
+/** The lowest port freePort hands out. */
+export const FLOOR = 10_000;
 const handedOut = new Set<number>();
 
 /**
@@ -42,7 +43,7 @@ const handedOut = new Set<number>();
  * twice, so two tests cannot share one either.
  */
 export async function freePort(): Promise<number> {
-  const low = ephemeralLow();
+  const low = EPHEMERAL_LOW;
   for (let attempt = 0; attempt < 200; attempt++) {
     const port = low - 1 > FLOOR ? FLOOR + Math.floor(Math.random() * (low - FLOOR)) : 0;
     if (handedOut.has(port)) continue;
