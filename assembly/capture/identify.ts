@@ -21,6 +21,12 @@ export class IdentityConfig {
   authorizationHeaders: Array<Uint8Array> = [];
   userIdField: string = "sub";
   companyIdField: string = "";
+  /**
+   * Whether Kong's X-Consumer-* headers name the user. On Kong they are the only word a filter
+   * gets of the consumer (no Kong version hands a filter a consumer property), and they are only
+   * as true as the route's auth plugin: without one, the client writes them (use_consumer_headers).
+   */
+  consumerHeaders: bool = true;
 }
 
 const CONSUMER_HEADERS: Array<Uint8Array> = [utf8("x-consumer-custom-id"), utf8("x-consumer-username"), utf8("x-consumer-id")];
@@ -139,7 +145,9 @@ export class RequestIdentity {
 export function readRequest(req: HeaderMap, cfg: IdentityConfig): RequestIdentity {
   const r = new RequestIdentity();
   let user = header(req, cfg.userIdHeader);
-  for (let i = 0; user === null && i < CONSUMER_HEADERS.length; i++) user = header(req, CONSUMER_HEADERS[i]);
+  if (cfg.consumerHeaders) {
+    for (let i = 0; user === null && i < CONSUMER_HEADERS.length; i++) user = header(req, CONSUMER_HEADERS[i]);
+  }
   let auth: AuthResult | null = null;
   if (user === null || cfg.companyIdField.length > 0) auth = fromAuthorization(req, cfg);
   if (user === null && auth !== null) user = auth.userId;

@@ -49,6 +49,8 @@ export class Config {
   authorizationHeaderName: string = "authorization";
   authorizationUserIdField: string = "sub";
   authorizationCompanyIdField: string = "";
+  /** Whether Kong's X-Consumer-* request headers may name the user (see capture/identify.ts). */
+  useConsumerHeaders: bool = true;
 }
 
 export class ConfigResult {
@@ -103,6 +105,11 @@ class Reader {
     const out = new Array<string>();
     const v = this.take(name);
     if (v === null) return out;
+    // Kong hands the filter its stored Lua table re-encoded with cjson.safe.encode (kong/runloop/
+    // wasm.lua: serialize_configuration from 3.9.0, inline where the filter chains are built in
+    // 3.5.0-3.8.1), and that table was decoded without array_mt, so `[]` and `{}` are the same
+    // empty table and it comes out as `{}`: an empty list, and the only object that is one.
+    if (v.kind == JKind.Object && v.asObject().keys.length == 0) return out;
     if (v.kind != JKind.Array) { this.error(name, "must be an array of strings"); return out; }
     const items = v.asArray().items;
     for (let i = 0; i < items.length; i++) {
@@ -241,6 +248,7 @@ export function parseConfig(text: Uint8Array): ConfigResult {
   c.authorizationHeaderName = asciiLower(r.str("authorization_header_name", c.authorizationHeaderName));
   c.authorizationUserIdField = r.str("authorization_user_id_field", c.authorizationUserIdField);
   c.authorizationCompanyIdField = r.str("authorization_company_id_field", c.authorizationCompanyIdField);
+  c.useConsumerHeaders = r.bool("use_consumer_headers", c.useConsumerHeaders);
 
   // Unknown fields are errors, as in moesif.meta.json: a misspelt mask must not silently send what
   // it was meant to hide.

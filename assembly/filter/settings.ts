@@ -17,5 +17,8 @@ export class CallSettings {
     public stats: Stats,
     /** Governance's rules and cohorts; null with disable_governance. */
     public governance: RuleStore | null,
-  ) {}
+  ) {
+    // The one identity option root.ts's identityFor leaves to the configuration as it is.
+    identity.consumerHeaders = config.useConsumerHeaders;
+  }
 }

@@ -79,7 +79,9 @@ describe("moesif.meta.json and the filter's parser agree", () => {
     for (const [name, p] of Object.entries(props)) {
       if (name === "application_id") continue;
       cases.push([`${name} default`, { ...base, [name]: p.default }, true]);
-      const wrong = p.type === "string" ? 1 : p.type === "array" ? "x" : p.type === "boolean" ? "true" : "1";
+      // A list is "array" or, empty, "object": Kong hands the filter an empty list as {}.
+      const list = Array.isArray(p.type) && p.type.includes("array");
+      const wrong = p.type === "string" ? 1 : list ? "x" : p.type === "boolean" ? "true" : "1";
       cases.push([`${name} wrong type`, { ...base, [name]: wrong }, false]);
       cases.push([`${name} null`, { ...base, [name]: null }, false]);
       if (p.type === "integer") {
@@ -89,7 +91,11 @@ describe("moesif.meta.json and the filter's parser agree", () => {
         cases.push([`${name} above`, { ...base, [name]: p.maximum + 1 }, false]);
         cases.push([`${name} fraction`, { ...base, [name]: p.minimum + 0.5 }, false]);
       }
-      if (p.type === "array") cases.push([`${name} with a number`, { ...base, [name]: ["a", 2] }, false]);
+      if (list) {
+        cases.push([`${name} with a number`, { ...base, [name]: ["a", 2] }, false]);
+        cases.push([`${name} as {}`, { ...base, [name]: {} }, true]);
+        cases.push([`${name} as a non-empty object`, { ...base, [name]: { a: "b" } }, false]);
+      }
     }
     for (const [what, config, expected] of cases) {
       assert.equal(validateConfig(config), expected, `schema on ${what}`);
