@@ -16,13 +16,15 @@ if (!versionTs.includes(`"${pkg.version}"`)) {
 // moesif: the filter. noop: every callback returns Continue, the floor the host imposes (benchmarks).
 // probe: a test-only filter that exercises the test host's Kong rules. codecs: the pure codecs,
 // exported for property tests against Node's reference implementations (test-only). gc: the
-// collector under random churn (test-only).
+// collector under random churn (test-only). config: the configuration parser with a dump of its
+// result (test-only).
 const filters = [
   ["assembly/index.ts", "moesif"],
   ["assembly/noop.ts", "noop"],
   ["tests/host/probe/index.ts", "probe"],
   ["tests/codecs/index.ts", "codecs"],
   ["tests/gc/index.ts", "gc"],
+  ["tests/config/index.ts", "config"],
 ];
 for (const [entry, name] of filters) {
   const raw = join(build, `${name}.raw.wasm`);

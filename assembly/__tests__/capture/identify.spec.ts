@@ -43,6 +43,18 @@ describe("identify", () => {
     expect(userOf(map(["X-Consumer-ID", "cid"]))).toBe("cid");
   });
 
+  it("with consumerHeaders off (use_consumer_headers false), never takes the user from X-Consumer-*", () => {
+    const c = cfg();
+    c.consumerHeaders = false;
+    expect(userOf(map(["x-consumer-username", "forged", "x-consumer-custom-id", "forged", "x-consumer-id", "forged"]), c)).toBe("<none>");
+    // The token still counts, and a header named by user_id_header is read whatever its name.
+    expect(userOf(map(["x-consumer-username", "forged", "authorization", "Bearer h." + PAYLOAD + ".sig"]), c)).toBe("user-1");
+    c.userIdHeader = b("x-consumer-username");
+    expect(userOf(map(["x-consumer-username", "named", "x-consumer-id", "cid"]), c)).toBe("named");
+    // On (the default), the same consumer header wins over the token.
+    expect(userOf(map(["x-consumer-username", "uname", "authorization", "Bearer h." + PAYLOAD + ".sig"]))).toBe("uname");
+  });
+
   it("reads the JWT payload as base64url, with or without padding, Bearer in any case", () => {
     expect(userOf(map(["authorization", "Bearer h." + PAYLOAD + ".sig"]))).toBe("user-1");
     // {"sub":"u~?>","x":1}: its base64url has '-' (which the Lua plugin dropped) and needs one '='.

@@ -83,6 +83,44 @@ describe("parseConfig", () => {
     expect(c.requestBodyMasks[1]).toBe("ssn");
   });
 
+  it("reads an empty object as the empty list, as Kong hands one over, and nothing else", () => {
+    // Kong re-encodes the stored config with cjson: `[]` arrives as `{}` (kong/runloop/wasm.lua).
+    const names = ["request_header_masks", "response_header_masks", "request_body_masks", "response_body_masks",
+      "request_masks", "response_masks", "request_query_masks"];
+    let all = "{\"application_id\":\"a\"";
+    for (let i = 0; i < names.length; i++) all += ",\"" + names[i] + "\": { }";
+    const c = parse(all + "}").config!;
+    expect(c.requestHeaderMasks.length + c.responseHeaderMasks.length + c.requestBodyMasks.length +
+      c.responseBodyMasks.length + c.requestQueryMasks.length).toBe(0);
+    for (let i = 0; i < names.length; i++) {
+      const r = parse("{\"application_id\":\"a\",\"" + names[i] + "\":{\"password\":true}}");
+      expect(r.config).toBeNull(names[i]);
+      expect(r.errors[0]).toBe(names[i] + ": must be an array of strings");
+      expect(parse("{\"application_id\":\"a\",\"" + names[i] + "\":{\"0\":\"x\"}}").config).toBeNull(names[i]);
+    }
+    // A string or a number field given {} stays an error.
+    expect(parse("{\"application_id\":\"a\",\"user_id_header\":{}}").errors[0]).toBe("user_id_header: must be a string");
+    expect(parse("{\"application_id\":{}}").errors[0]).toBe("application_id: must be a string");
+  });
+
+  it("keeps masks whose UTF-8 ends in byte 0x85 or that carry a no-break space, and refuses a final newline", () => {
+    const c = parse("{\"application_id\":\"a\",\"request_body_masks\":[\"\u00c5\",\"данных\",\"\u00a0x\u00a0\",\"\u0085\"]}").config!;
+    expect(c.requestBodyMasks.length).toBe(4);
+    expect(c.requestBodyMasks[0]).toBe("Å");
+    expect(c.requestBodyMasks[1]).toBe("данных");
+    expect(parse("{\"application_id\":\"a\",\"request_body_masks\":[\"authorization\\n\"]}").config).toBeNull();
+    expect(parse("{\"application_id\":\"abc\\n\"}").config).toBeNull();
+    expect(parse("{\"application_id\":\"a\",\"api_endpoint\":\"https://api.moesif.net\\n\"}").config).toBeNull();
+  });
+
+  it("reads use_consumer_headers, on unless set to false", () => {
+    expect(parse("{\"application_id\":\"a\"}").config!.useConsumerHeaders).toBe(true);
+    expect(parse("{\"application_id\":\"a\",\"use_consumer_headers\":false}").config!.useConsumerHeaders).toBe(false);
+    expect(parse("{\"application_id\":\"a\",\"use_consumer_headers\":true}").config!.useConsumerHeaders).toBe(true);
+    expect(parse("{\"application_id\":\"a\",\"use_consumer_headers\":\"false\"}").errors[0]).toBe("use_consumer_headers: must be true or false");
+    expect(parse("{\"application_id\":\"a\",\"use_consumer_headers\":0}").config).toBeNull();
+  });
+
   it("reports every bad field, not just the first", () => {
     const r = parse("{\"application_id\":\"a\",\"batch_size\":-1,\"debug\":1}");
     expect(r.errors.length).toBe(2);
