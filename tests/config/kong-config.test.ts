@@ -30,12 +30,12 @@ const ecmaAjv = new (Ajv04 as unknown as typeof Ajv)({ allErrors: true, allowUni
 const ecma = ecmaAjv.compile(schema);
 
 /**
- * Kong's validator: patterns under PCRE byte-mode rules, minLength/maxLength counted the way
- * ljsonschema counts. Type checks need no change: every list in the schema admits an empty object
- * (asserted below), so ljsonschema's "an empty table is both an array and an object" and ajv's
- * strict types agree on every value the schema can meet.
+ * Kong's validator: patterns under PCRE byte-mode rules, minLength/maxLength counted the way the
+ * given ljsonschema counts. Type checks need no change: every list in the schema admits an empty
+ * object (asserted below), so ljsonschema's "an empty table is both an array and an object" and
+ * ajv's strict types agree on every value the schema can meet.
  */
-function kongAjv(): Ajv {
+function kongAjv(ljsonschema: "1.1.6" | "1.2.0"): Ajv {
   const engine = Object.assign((pattern: string) => {
     const match = pcreByteMode(pattern);
     // ajv keys its compiled patterns by toString(): each needs its own.
@@ -44,11 +44,12 @@ function kongAjv(): Ajv {
   const ajv = new (Ajv04 as unknown as typeof Ajv)({ allErrors: true, allowUnionTypes: true, code: { regExp: engine } });
   for (const [keyword, ok] of [["minLength", (n: number, l: number) => l >= n], ["maxLength", (n: number, l: number) => l <= n]] as const) {
     ajv.removeKeyword(keyword);
-    ajv.addKeyword({ keyword, type: "string", schemaType: "number", validate: (n: number, s: string) => ok(n, ljsonschemaLength(Buffer.from(s, "utf8"))) });
+    ajv.addKeyword({ keyword, type: "string", schemaType: "number", validate: (n: number, s: string) => ok(n, ljsonschemaLength(Buffer.from(s, "utf8"), ljsonschema)) });
   }
   return ajv;
 }
-const kong = kongAjv().compile(schema);
+const kong = kongAjv("1.1.6").compile(schema);
+const kong39 = kongAjv("1.2.0").compile(schema);
 
 /**
  * What the filter receives from Kong for a config: cjson.encode of the Lua table cjson.decode made
@@ -200,10 +201,11 @@ function patterns(): { where: string; pattern: string }[] {
 
 describe("moesif.meta.json means the same under Kong's rules and ECMA-262", () => {
   test("the schema uses only keywords ljsonschema and ajv read alike, and every list admits {} as Kong does", () => {
-    // `format` is left out: ljsonschema checks only date, time and date-time and ignores the rest;
-    // `default` is documentation (neither Kong nor ajv here applies it; the filter has its own).
+    // Left out: `format` (ljsonschema checks only date, time and date-time and ignores the rest);
+    // minLength and maxLength (bytes in Kong 3.5-3.8, characters in 3.9, code points in ajv: see
+    // below). `default` is documentation: neither Kong nor ajv applies it; the filter has its own.
     const same = new Set(["$schema", "title", "description", "type", "required", "additionalProperties", "properties", "items", "pattern",
-      "not", "minimum", "maximum", "default", "maxProperties", "minLength", "maxLength"]);
+      "not", "minimum", "maximum", "default", "maxProperties"]);
     const walk = (node: any, where: string) => {
       for (const [k, v] of Object.entries(node)) {
         assert.ok(same.has(k), `${where}: keyword ${k}`);
@@ -255,15 +257,15 @@ describe("moesif.meta.json means the same under Kong's rules and ECMA-262", () =
     assert.equal(new RegExp("^https://h(/[^?#\\s]*)?$", "u").test("https://h/a\u00a0b"), false, "ECMA's \\s has");
   });
 
-  test("ljsonschema's lengths: UTF-8 characters, bytes when the string is not UTF-8; the same as ajv's for any JSON string", () => {
-    assert.equal(ljsonschemaLength(Buffer.from("Å")), 1);
-    assert.equal(ljsonschemaLength(Buffer.from("данных")), 6);
-    assert.equal(ljsonschemaLength(Buffer.from("a😀")), 2);
-    assert.equal(ljsonschemaLength(Buffer.from([0x61, 0xc3])), 2);
-    const toy = { type: "string", minLength: 2, maxLength: 3 };
-    const k = kongAjv().compile(toy);
-    const e = new (Ajv04 as unknown as typeof Ajv)({ allowUnionTypes: true }).compile(toy);
-    for (const s of ["Å", "ÅÅ", "данн", "a😀", "😀😀😀", "ab\n", "\u0085\u0085"]) assert.equal(k(s), e(s), JSON.stringify(s));
+  test("ljsonschema's lengths differ by Kong version (why the schema has no minLength/maxLength)", () => {
+    const bytes = (s: string) => Buffer.from(s, "utf8");
+    assert.equal(ljsonschemaLength(bytes("данных"), "1.1.6"), 12);
+    assert.equal(ljsonschemaLength(bytes("данных"), "1.2.0"), 6);
+    assert.equal(ljsonschemaLength(bytes("a😀"), "1.2.0"), 2);
+    assert.equal(ljsonschemaLength(Buffer.from([0x61, 0xc3]), "1.2.0"), 2, "not UTF-8: bytes");
+    const toy = { type: "string", maxLength: 1 };
+    const ajv = new (Ajv04 as unknown as typeof Ajv)().compile(toy);
+    assert.deepEqual([kongAjv("1.1.6").compile(toy)("Å"), kongAjv("1.2.0").compile(toy)("Å"), ajv("Å")], [false, true, true]);
   });
 });
 
@@ -275,7 +277,9 @@ describe("Kong, ajv and the filter give every config the same verdict", () => {
     for (const { what, config } of all) {
       const byEcma = ecma(config) as boolean;
       // Kong validates the Lua table: the config as it would re-encode.
-      const byKong = kong(JSON.parse(cjsonEncode(config))) as boolean;
+      const lua = JSON.parse(cjsonEncode(config));
+      const byKong = kong(lua) as boolean;
+      assert.equal(kong39(lua), byKong, `${what}: Kong 3.9 and 3.5-3.8`);
       const byFilter = parser.parse(cjsonEncode(config));
       assert.equal(byKong, byEcma, `${what}: Kong ${byKong}, ajv ${byEcma} ${JSON.stringify(kong.errors)}`);
       assert.equal(byFilter.ok, byKong, `${what}: filter ${byFilter.ok ? "accepts" : (byFilter as { errors: string[] }).errors.join("; ")}, Kong ${byKong}`);

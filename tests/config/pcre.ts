@@ -169,10 +169,12 @@ export function pcreByteMode(pattern: string): (subject: Buffer) => boolean {
 }
 
 /**
- * The length lua-resty-ljsonschema gives a string for minLength/maxLength: UTF-8 characters, or
- * bytes when the string is not valid UTF-8 (src/resty/ljsonschema/init.lua: `utf_len(s) or #s`).
+ * The length lua-resty-ljsonschema gives a string for minLength/maxLength: 1.1.6 (Kong 3.5-3.8)
+ * counts bytes (`#s`); 1.2.0 (Kong 3.9) counts UTF-8 characters, or bytes when the string is not
+ * valid UTF-8 (src/resty/ljsonschema/init.lua: `utf_len(s) or #s`).
  */
-export function ljsonschemaLength(bytes: Buffer): number {
+export function ljsonschemaLength(bytes: Buffer, version: "1.1.6" | "1.2.0"): number {
+  if (version === "1.1.6") return bytes.length;
   const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
   const valid = Buffer.from(text, "utf8").equals(bytes);
   return valid ? [...text].length : bytes.length;
