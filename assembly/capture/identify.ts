@@ -22,9 +22,12 @@ export class IdentityConfig {
   userIdField: string = "sub";
   companyIdField: string = "";
   /**
-   * Whether Kong's X-Consumer-* headers name the user. On Kong they are the only word a filter
-   * gets of the consumer (no Kong version hands a filter a consumer property), and they are only
-   * as true as the route's auth plugin: without one, the client writes them (use_consumer_headers).
+   * Whether Kong's X-Consumer-* headers name the user (use_consumer_headers). On Kong they are the
+   * only word a filter gets of the consumer: no version hands a filter a consumer property
+   * (register_property_handlers, kong/runloop/wasm.lua). Kong attaches the filter chain after its
+   * plugins' access phase (kong/init.lua, access: runloop.wasm_attach), so an auth plugin has set or
+   * cleared each header (set_consumer in e.g. kong/plugins/key-auth/handler.lua) or answered the
+   * request itself; on a route without one, the client writes them.
    */
   consumerHeaders: bool = true;
 }
