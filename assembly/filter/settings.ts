@@ -18,7 +18,7 @@ export class CallSettings {
     /** Governance's rules and cohorts; null with disable_governance. */
     public governance: RuleStore | null,
   ) {
-    // The one identity option root.ts's identityFor leaves to the configuration as it is.
+    // use_consumer_headers, for identify; identityFor (root.ts) makes the rest of `identity`.
     identity.consumerHeaders = config.useConsumerHeaders;
   }
 }
