@@ -3,7 +3,8 @@
 // can log them and keep traffic flowing.
 import { JsonParser, JValue, JKind, JObject, JString, JBool, JNumber, JArray } from "../codec/json";
 import { Endpoint, parseEndpoint, isIpLiteral } from "../delivery/endpoint";
-import { asciiLower } from "../codec/bytes";
+import { asciiLower, ByteWriter, utf8 } from "../codec/bytes";
+import { writeJsonString } from "../codec/jsonwrite";
 
 export class Config {
   applicationId: string = "";
@@ -129,7 +130,7 @@ class Reader {
     for (let i = 0; i < out.length; i++) {
       const m = out[i];
       if (m.length == 0 || isConfigSpace(m.charCodeAt(0)) || isConfigSpace(m.charCodeAt(m.length - 1))) {
-        this.error(name, "\"" + m + "\" is empty or has spaces around it; a mask matches a name exactly, so remove them");
+        this.error(name, quoted(m) + " is empty or has spaces around it; a mask matches a name exactly, so remove them");
         return new Array<string>();
       }
     }
@@ -145,6 +146,13 @@ class Reader {
     }
     return out;
   }
+}
+
+/** A configured value in an error message, as a JSON string: a newline in it cannot start a forged log line. */
+function quoted(s: string): string {
+  const w = new ByteWriter();
+  writeJsonString(w, utf8(s));
+  return String.UTF8.decode(w.toBytes().buffer);
 }
 
 /** The whitespace moesif.meta.json's mask pattern refuses at either end of a name. */
@@ -206,7 +214,7 @@ export function parseConfig(text: Uint8Array): ConfigResult {
   }
   c.apiEndpoint = r.str("api_endpoint", c.apiEndpoint);
   const ep = parseEndpoint(c.apiEndpoint);
-  if (ep === null) result.errors.push("api_endpoint: must be an http:// or https:// URL with a host, got \"" + c.apiEndpoint + "\"");
+  if (ep === null) result.errors.push("api_endpoint: must be an http:// or https:// URL with a host, got " + quoted(c.apiEndpoint));
   else if (ep.scheme == "https" && isIpLiteral(ep.host)) {
     result.errors.push("api_endpoint: an https:// endpoint needs a host name, not an IP address (Kong takes TLS SNI from the host " +
       "and cannot send to " + ep.host + "); use the collector's name, or http:// for a collector without TLS");

@@ -89,11 +89,17 @@ function dump(c: Config): Uint8Array {
   return d.end();
 }
 
-/** 1 with the dump as the result, or 0 with the errors (one per line). */
+/** 1 with the dump as the result, or 0 with the errors (a JSON array of strings). */
 export function parse_config(): i32 {
   const r = parseConfig(inBuf);
   if (r.config === null) {
-    outBuf = utf8(r.errors.join("\n"));
+    const w = new ByteWriter();
+    w.byte(0x5b);
+    for (let i = 0; i < r.errors.length; i++) {
+      if (i > 0) w.byte(0x2c);
+      writeJsonString(w, utf8(r.errors[i]));
+    }
+    outBuf = w.byte(0x5d).toBytes();
     return 0;
   }
   outBuf = dump(r.config!);

@@ -109,7 +109,7 @@ class FilterParser {
     Buffer.from(this.mem()).set(bytes, p);
     const ok = this.ex.parse_config() === 1;
     const out = Buffer.from(this.mem(), this.ex.result_ptr() >>> 0, this.ex.result_len()).toString("utf8");
-    return ok ? { ok, config: JSON.parse(out) } : { ok, errors: out.split("\n") };
+    return ok ? { ok, config: JSON.parse(out) } : { ok, errors: JSON.parse(out) };
   }
 }
 const parser = new FilterParser();
@@ -286,6 +286,25 @@ describe("Kong, ajv and the filter give every config the same verdict", () => {
       if (byKong) accepted++;
     }
     assert.ok(accepted > 100 && accepted < all.length - 100, `${accepted} accepted: the probes fall on both sides`);
+  });
+
+  test("every invalid example is refused for the same field by Kong, ajv and the filter", () => {
+    // ajv names a field by the instance path, or (for required and additionalProperties) a param;
+    // ljsonschema's 400 says "property <name> validation failed" for the same one.
+    const fields = (errors: any[] | null | undefined) =>
+      new Set((errors ?? []).map((e) => e.instancePath.split("/")[1] ?? e.params.missingProperty ?? e.params.additionalProperty ?? ""));
+    for (const { what, config } of examples("invalid")) {
+      const lua = JSON.parse(cjsonEncode(config));
+      assert.equal(kong(lua), false, what);
+      const byKong = fields(kong.errors);
+      assert.equal(ecma(config), false, what);
+      const byEcma = fields(ecma.errors);
+      const filter = parser.parse(cjsonEncode(config));
+      assert.ok(!filter.ok, what);
+      const named = filter.errors.map((e) => /^([a-z_]+): /.exec(e)?.[1] ?? "");
+      assert.deepEqual([...byKong], [...byEcma], `${what}: Kong and ajv name the same fields`);
+      for (const f of named) assert.ok(byEcma.has(f), `${what}: the filter names ${f || "the document"}, ajv ${[...byEcma]}`);
+    }
   });
 
   test("the verdicts the issue names: Å and данных accepted everywhere; a final newline refused everywhere", () => {

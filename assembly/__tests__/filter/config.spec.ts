@@ -110,7 +110,11 @@ describe("parseConfig", () => {
     expect(c.requestBodyMasks[1]).toBe("данных");
     expect(parse("{\"application_id\":\"a\",\"request_body_masks\":[\"authorization\\n\"]}").config).toBeNull();
     expect(parse("{\"application_id\":\"abc\\n\"}").config).toBeNull();
-    expect(parse("{\"application_id\":\"a\",\"api_endpoint\":\"https://api.moesif.net\\n\"}").config).toBeNull();
+    const r = parse("{\"application_id\":\"a\",\"api_endpoint\":\"https://api.moesif.net\\n\",\"request_masks\":[\"forged: 1\\r\\n\"]}");
+    expect(r.config).toBeNull();
+    // The value is quoted as JSON in the log line: its newline cannot start a line of its own.
+    expect(r.errors[0]).toBe("api_endpoint: must be an http:// or https:// URL with a host, got \"https://api.moesif.net\\n\"");
+    expect(r.errors[1].startsWith("request_masks: \"forged: 1\\r\\n\" is empty")).toBe(true, r.errors[1]);
   });
 
   it("reads use_consumer_headers, on unless set to false", () => {
