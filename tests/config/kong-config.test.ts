@@ -7,8 +7,9 @@
 // - an editor, CI or this repository validates moesif.meta.json with ajv (ECMA-262 patterns);
 // - the filter parses what Kong hands it (assembly/filter/config.ts).
 // For every example in kong/examples/config and every probe (a final newline, 0x85 inside UTF-8,
-// NBSP, CR, tabs, ...) the three give the same verdict, and what Kong accepts configures the built
-// filter, as Kong re-encodes it, exactly as the text says.
+// NBSP, CR, tabs, ...) the three give the same verdict; what Kong accepts, re-encoded as Kong
+// hands it over, configures the filter exactly as the text says (the parser, built alone with a
+// dump of its result: tests/config/index.ts), and the built filter starts with no error line.
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
@@ -54,12 +55,13 @@ const kong39 = kongAjv("1.2.0").compile(schema);
 /**
  * What the filter receives from Kong for a config: cjson.encode of the Lua table cjson.decode made
  * of it without array_mt. An empty array and an empty object are the same empty table, encoded
- * `{}` (encode_empty_table_as_object defaults to on); numbers are "%.14g" (3.9 sets 16 digits,
- * kong/globalpatches.lua; the same text for every integer a config holds); strings escape `"`, `\`,
- * `/`, control bytes and 0x7F, and leave every other byte as it is (lua-cjson's char2escape table);
- * a Lua table keeps no key order, so keys come out in another order than the text's.
+ * `{}` (encode_empty_table_as_object defaults to on); numbers are "%.14g" (from 3.6
+ * kong/globalpatches.lua sets 16 digits: the same text for every integer a config holds);
+ * strings escape `"`, `\`, `/`, control bytes and 0x7F, and leave every other byte as it is
+ * (lua-cjson's char2escape table); a Lua table keeps no key order, so keys come out in another
+ * order than the text's.
  */
-export function cjsonEncode(v: unknown): string {
+function cjsonEncode(v: unknown): string {
   if (v === null) return "null";
   if (typeof v === "boolean") return String(v);
   if (typeof v === "number") return formatG(v, 14);
