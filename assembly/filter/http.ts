@@ -55,22 +55,19 @@ function property(path: ArrayBuffer): Uint8Array | null {
 }
 
 /**
- * Kong's route and service, read in on_request_headers and nowhere later. Kong serves `kong.*`
- * from Lua: NWM calls Kong's getter through a LuaJIT FFI callback (c_props_getter,
- * lib/resty/wasmx/proxy_wasm.lua at 9136e463, the same at 3.6–3.8's pins), and LuaJIT runs a
- * callback on whichever Lua thread last made an interpreted FFI call (cts->L: lj_ccallback_enter,
- * lj_ctype.h ctype_cts; compiled traces do not update it). The getter first stamps the request onto
- * that thread (set_r → thread.exdata). In the access phase that thread is the request's own (Kong
- * makes its set_host_properties_handlers call just before, with the JIT off for it from 3.8). In the
- * response and log phases NWM calls from nginx's filters and log handler, after Kong's compiled Lua:
- * the thread can be another request's coroutine parked in ngx.semaphore:wait, which now points at a
- * request that is freed once logged; when the semaphore is posted, ngx_http_lua_sema_handler resumes
- * it with that request (`r = ngx_http_lua_get_req(wait_co_ctx->co); c = r->connection`,
- * lua-nginx-module 0.10.27 src/ngx_http_lua_semaphore.c:486-487): the SIGSEGV loop and the
- * "http finalize non-active request" alerts seen in Kong 3.9.3. In the log phase the answer is NotFound
- * anyway: Kong.log has already released ngx.ctx to its table pool (release_table(CTX_NS, ctx),
- * kong/init.lua:1847 at 3.9.3), and the getters read ctx.route / ctx.service.
- * Ids exist from Kong 3.6, names from 3.9; other hosts are not asked (each read on Kong is a Lua call).
+ * Kong's route and service, read in on_request_headers and nowhere later. Kong's Lua serves them:
+ * NWM calls Kong's getter as a LuaJIT FFI callback (c_props_getter, lib/resty/wasmx/proxy_wasm.lua:368
+ * at 9136e463; no NWM Lua thread, no yield), which LuaJIT runs on whichever Lua thread last made an
+ * interpreted FFI call (lj_ccallback_enter: `L = cts->L`, set by ctype_cts; compiled code leaves it),
+ * and the getter stamps our request onto that thread (set_r → thread.exdata). Right after Kong's
+ * access handler that is the request's own thread (Kong keeps the FFI call it makes there out of the
+ * JIT from 3.8, 12d5eab). From nginx's response filters and log handler it
+ * can be another request's coroutine parked in ngx.semaphore:wait: once our request is freed, the
+ * post resumes that coroutine with it (`r = ngx_http_lua_get_req(wait_co_ctx->co); c = r->connection`,
+ * ngx_lua 0.10.26 ngx_http_lua_semaphore.c:486-489), Kong 3.9.3's SIGSEGV loop. The log phase
+ * would answer NotFound anyway: Kong.log has cleared ngx.ctx (release_table, kong/init.lua:1847 at
+ * 3.9.3).
+ * Kong serves ids from 3.6 and names from 3.9; nothing else is asked (each read is a Lua call).
  */
 function readKong(): KongInfo | null {
   if (!hostKongAtLeast(306)) return null;

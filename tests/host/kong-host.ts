@@ -998,13 +998,13 @@ export class KongWasmHost {
    * access phase, where Kong attaches the filter chain and NWM then runs on_request_headers. LuaJIT
    * enters a callback on the thread that last made an interpreted FFI call (lj_ccallback_enter: `L =
    * cts->L`; set in ctype_cts, lj_ctype.h; compiled traces leave it), and the getter stamps the
-   * request onto that thread (set_r → thread.exdata, proxy_wasm.lua:306-313). The response steps
+   * request onto that thread (set_r → thread.exdata, proxy_wasm.lua:306-314). The response steps
    * (nginx's header and body filters), a request body that arrives after the access phase
    * (ngx_http_proxy_wasm_on_request_body_handler, the body reader's callback) and the log phase (nginx's
    * log handler, after Kong.log) are entered from nginx, so the thread can be another request's
    * coroutine parked in ngx.semaphore:wait; once the logged request is freed, the semaphore's post
    * resumes that coroutine with it (ngx_http_lua_sema_handler: `r = ngx_http_lua_get_req(wait_co_ctx->co);
-   * c = r->connection`, lua-nginx-module 0.10.27 src/ngx_http_lua_semaphore.c:486-487). Seen in Kong
+   * c = r->connection`, ngx_lua 0.10.26, Kong 3.9.3's, src/ngx_http_lua_semaphore.c:486-489). Seen in Kong
    * 3.9.3 under 8 connections: a SIGSEGV loop there on a request with no connection, or signal 6
    * after "http finalize non-active request". Such a read is recorded as a crash (not acted out:
    * the real worker dies later, on another request's event).
