@@ -6,10 +6,10 @@ import { Action, BufferType, MapType, Status } from "../runtime/abi";
 import { getBufferBytes, getHeaderMap, propertyBytes, propertyPath, nowNanos, replaceHeader, sendLocalResponse, logWarn, statusName } from "../runtime/host";
 import { GovernanceInput, Decision, decide } from "../governance/decide";
 import { RuleSet } from "../governance/rules";
-import { learnHost } from "../runtime/hostinfo";
+import { learnHost, hostKongAtLeast } from "../runtime/hostinfo";
 import { HeaderMap, encodeHeaderMap, equalsLowered } from "../runtime/headers";
 import { buildEvent, TRANSACTION_HEADER } from "../event/event";
-import { Capture, BodyCapture, BodyState } from "../event/model";
+import { Capture, BodyCapture, BodyState, KongInfo } from "../event/model";
 import { readRequest, finish, RequestIdentity } from "../capture/identify";
 import { clientIp } from "../capture/ip";
 import { hostWithoutDefaultPort, isHostValue } from "../capture/host";
@@ -42,6 +42,8 @@ const PROP_REQUEST_PATH = propertyPath("request.path");
 const PROP_REQUEST_TIME = propertyPath("request.time");
 const PROP_RESPONSE_CODE = propertyPath("response.code");
 const PROP_SOURCE_ADDRESS = propertyPath("source.address");
+// Served by Kong's Lua (register_property_handlers, kong/runloop/wasm.lua): read only in
+// on_request_headers, see readKong.
 const PROP_ROUTE_ID = propertyPath("kong.route_id");
 const PROP_ROUTE_NAME = propertyPath("kong.route_name");
 const PROP_SERVICE_ID = propertyPath("kong.service_id");
@@ -50,6 +52,33 @@ const PROP_SERVICE_NAME = propertyPath("kong.service_name");
 function property(path: ArrayBuffer): Uint8Array | null {
   const d = propertyBytes(path);
   return d !== null && d.length > 0 ? d : null;
+}
+
+/**
+ * Kong's route and service, read in on_request_headers and nowhere later. Kong's Lua serves them:
+ * NWM calls Kong's getter as a LuaJIT FFI callback (c_props_getter, lib/resty/wasmx/proxy_wasm.lua:368
+ * at 9136e463; no NWM Lua thread, no yield), which LuaJIT runs on whichever Lua thread last made an
+ * interpreted FFI call (lj_ccallback_enter: `L = cts->L`, set by ctype_cts; compiled code leaves it),
+ * and the getter stamps our request onto that thread (set_r → thread.exdata). Right after Kong's
+ * access handler that is the request's own thread (Kong keeps the FFI call it makes there out of the
+ * JIT from 3.8, 12d5eab). From nginx's response filters and log handler it
+ * can be another request's coroutine parked in ngx.semaphore:wait: once our request is freed, the
+ * post resumes that coroutine with it (`r = ngx_http_lua_get_req(wait_co_ctx->co); c = r->connection`,
+ * ngx_lua 0.10.26 ngx_http_lua_semaphore.c:486-489), Kong 3.9.3's SIGSEGV loop. The log phase
+ * would answer NotFound anyway: Kong.log has cleared ngx.ctx (release_table, kong/init.lua:1847 at
+ * 3.9.3).
+ * Kong serves ids from 3.6 and names from 3.9; nothing else is asked (each read is a Lua call).
+ */
+function readKong(): KongInfo | null {
+  if (!hostKongAtLeast(306)) return null;
+  const k = new KongInfo();
+  k.routeId = property(PROP_ROUTE_ID);
+  k.serviceId = property(PROP_SERVICE_ID);
+  if (hostKongAtLeast(309)) {
+    k.routeName = property(PROP_ROUTE_NAME);
+    k.serviceName = property(PROP_SERVICE_NAME);
+  }
+  return k;
 }
 
 export class MoesifHttp extends HttpContext {
@@ -76,6 +105,8 @@ export class MoesifHttp extends HttpContext {
   private blockedBy: string | null = null;
   /** Headers non-blocking rules add to the upstream's response. */
   private addedHeaders: Decision | null = null;
+  /** Kong's route and service, as on_request_headers read them (null: not Kong 3.6+). */
+  private kong: KongInfo | null = null;
 
   constructor(id: u32, rootId: u32, private settings: CallSettings) {
     super(id, rootId);
@@ -84,6 +115,9 @@ export class MoesifHttp extends HttpContext {
   onRequestHeaders(headerCount: u32, endOfStream: bool): u32 {
     this.seenRequest = true;
     this.requestNs = nowNanos();
+    // kong.version is one of Kong's Lua properties too: learnt here, by the first request.
+    learnHost();
+    this.kong = readKong();
     this.requestHeaderCount = headerCount;
     const req = getHeaderMap(MapType.RequestHeaders, headerCount);
     if (req !== null) this.requestHeaders = req;
@@ -294,7 +328,6 @@ export class MoesifHttp extends HttpContext {
   onLog(): void {
     // A request that a Lua plugin answered before the filter ran never reached on_request_headers.
     if (!this.seenRequest) return;
-    learnHost();
     const settings = this.settings;
     const nowMs = nowNanos() / 1000000;
     const c = new Capture();
@@ -331,10 +364,8 @@ export class MoesifHttp extends HttpContext {
     c.blockedBy = this.blockedBy;
     c.transactionId = this.transactionId;
     c.transactionIdAdded = this.transactionIdAdded;
-    c.kong.routeId = property(PROP_ROUTE_ID);
-    c.kong.routeName = property(PROP_ROUTE_NAME);
-    c.kong.serviceId = property(PROP_SERVICE_ID);
-    c.kong.serviceName = property(PROP_SERVICE_NAME);
+    const kong = this.kong;
+    if (kong !== null) c.kong = kong;
 
     settings.stats.captured++;
     const sender = settings.sender;

@@ -106,3 +106,8 @@ export function hostParallelCalls(): bool {
 export function hostDispatchesFromAnswers(): bool {
   return learnt && kong < 0;
 }
+
+/** The host is Kong at or after `majorMinor` (306 for 3.6); false until the host is learnt. */
+export function hostKongAtLeast(majorMinor: i32): bool {
+  return learnt && kong >= majorMinor;
+}

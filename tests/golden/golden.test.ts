@@ -10,12 +10,16 @@ import { KONG_VERSIONS } from "../host/nwm.ts";
 const cases = await buildCorpus();
 let h: Harness | null = null;
 afterEach(async () => {
-  if (h) {
-    assertHostClean(h.host);
-    assert.equal(h.host.pauses, 0, "the filter paused the stream");
-    assert.deepEqual(h.collector.filterViolations, [], "every event fits the filter's own schema");
-    await h.close();
-    h = null;
+  const done = h;
+  h = null;
+  if (!done) return;
+  try {
+    assertHostClean(done.host);
+    assert.equal(done.host.pauses, 0, "the filter paused the stream");
+    assert.deepEqual(done.collector.filterViolations, [], "every event fits the filter's own schema");
+  } finally {
+    // Closed whatever failed: else its servers hold the run open until the timeout.
+    await done.close();
   }
 });
 

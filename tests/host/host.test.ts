@@ -240,6 +240,81 @@ describe("properties", () => {
   });
 });
 
+describe("kong.* properties: Kong's Lua answers them safely only in on_request_headers", () => {
+  const route = { id: "r-1", name: "route-a" };
+  const service = { id: "s-1", name: "svc-a" };
+
+  /** One call with the probe reading Kong's route, service and version in `steps`. */
+  async function kongCall(steps: string, kongVersion: string, opts: { withRoute?: boolean; body?: string } = {}): Promise<{ host: KongWasmHost; lines: string[] }> {
+    const host = probe(`kong ${steps}`, { kongVersion });
+    const up = await startUpstream((_req, _body, res) => res.end("ok"));
+    const withRoute = opts.withRoute ?? true;
+    const gw = await startGateway({ host, upstream: up.url, route: withRoute ? route : undefined, service: withRoute ? service : undefined });
+    await (await fetch(gw.url + "/", opts.body === undefined ? {} : { method: "POST", body: opts.body })).text();
+    await gw.close();
+    await up.close();
+    await until(() => probeLines(host).includes("delete"));
+    return { host, lines: probeLines(host).filter((l) => / kong\./.test(l)) };
+  }
+
+  const all = (step: string, route: string, routeName: string, service: string, serviceName: string, version: string) => [
+    `${step} kong.route_id = ${route}`, `${step} kong.route_name = ${routeName}`, `${step} kong.service_id = ${service}`,
+    `${step} kong.service_name = ${serviceName}`, `${step} kong.version = ${version}`,
+  ];
+
+  test("read in on_request_headers they answer; read again in the log phase NWM answers from its cache, without Lua", async () => {
+    const { host, lines } = await kongCall("request_headers,done,log", "3.9.1");
+    assert.deepEqual(lines, [
+      ...all("request_headers", "r-1", "route-a", "s-1", "svc-a", "3.9.1"),
+      ...all("done", "r-1", "route-a", "s-1", "svc-a", "3.9.1"),
+      ...all("log", "r-1", "route-a", "s-1", "svc-a", "3.9.1"),
+    ]);
+    assert.deepEqual(host.crashes, []);
+    assert.deepEqual([...host.kongLuaReads.values()], [1, 1, 1, 1, 1], "each getter called once: its answer is constant");
+  });
+
+  test("read first in the log phase: NotFound (Kong.log has cleared ngx.ctx), and each Lua call is recorded as a crash", async () => {
+    for (const step of ["done", "log"]) {
+      const { host, lines } = await kongCall(step, "3.9.1");
+      assert.deepEqual(lines, all(step, "NotFound", "NotFound", "NotFound", "NotFound", "3.9.1"), step);
+      assert.deepEqual(host.crashes.map((c) => c.phase), [step, step, step, step, step], step);
+      assert.match(host.crashes[0].message, /^kong\.route_id read in (done|log): Kong's Lua getter ran outside the access phase/);
+      assert.ok(host.logs.some((l) => l.source === "host" && l.level === "alert" && /SIGSEGV/.test(l.message)));
+    }
+  });
+
+  test("read in the response steps or the request body they answer, and are recorded as crashes", async () => {
+    for (const step of ["response_headers", "response_body", "request_body"]) {
+      const { host, lines } = await kongCall(step, "3.9.1", { body: step === "request_body" ? "hello" : undefined });
+      assert.deepEqual(lines, all(step, "r-1", "route-a", "s-1", "svc-a", "3.9.1"), step);
+      assert.equal(host.crashes.length, 5, step);
+      assert.ok(host.crashes.every((c) => c.phase === step), step);
+    }
+  });
+
+  test("a value not found is not cached: asked again in the log phase, Lua runs again (a crash)", async () => {
+    const { host, lines } = await kongCall("request_headers,log", "3.9.1", { withRoute: false });
+    assert.deepEqual(lines, [
+      ...all("request_headers", "NotFound", "NotFound", "NotFound", "NotFound", "3.9.1"),
+      ...all("log", "NotFound", "NotFound", "NotFound", "NotFound", "3.9.1"),
+    ]);
+    assert.deepEqual(host.crashes.map((c) => c.message.split(" ")[0]), ["kong.route_id", "kong.route_name", "kong.service_id", "kong.service_name"]);
+  });
+
+  test("3.6–3.8 have no names (asked in the log phase, Lua runs: a crash); 3.4/3.5 have no getter at all (no Lua, no crash)", async () => {
+    const k38 = await kongCall("request_headers,log", "3.8.0");
+    assert.deepEqual(k38.lines, [
+      ...all("request_headers", "r-1", "NotFound", "s-1", "NotFound", "3.8.0"),
+      ...all("log", "r-1", "NotFound", "s-1", "NotFound", "3.8.0"),
+    ]);
+    assert.deepEqual(k38.host.crashes.map((c) => c.message.split(" ")[0]), ["kong.route_name", "kong.service_name"]);
+    const k35 = await kongCall("log", "3.5.0");
+    assert.deepEqual(k35.lines, all("log", "NotFound", "NotFound", "NotFound", "NotFound", "NotFound"));
+    assert.deepEqual(k35.host.crashes, []);
+    assert.equal(k35.host.kongLuaReads.size, 0);
+  });
+});
+
 describe("phases and bodies through the gateway", () => {
   test("phase order, one whole request body, response body per upstream chunk, `start` ignored", async () => {
     const host = probe("log-phases");

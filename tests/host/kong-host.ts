@@ -196,6 +196,8 @@ export class KongWasmHost {
   pauses = 0;
   /** proxy_get_buffer_bytes calls per buffer type (proof that a disabled capture reads nothing). */
   readonly bufferReads = new Map<number, number>();
+  /** Calls into Kong's Lua for a kong.* property, per name (each read not answered from NWM's cache). */
+  readonly kongLuaReads = new Map<string, number>();
   readonly metrics = new Map<string, bigint>();
   /** With timeHostCalls: nanoseconds spent in host functions, and how many calls. */
   hostNs = 0n;
@@ -948,16 +950,12 @@ export class KongWasmHost {
       this.hostLog("error", path.startsWith("kong.") ? "cannot get host properties outside of a request" : "cannot get ngx properties outside of a request");
       return "error";
     }
-    if (path === "kong.node.id") return this.nwm.kongProperties ? Buffer.from(this.opts.nodeId) : null;
-    if (path === "kong.version") return this.nwm.kongProperties ? Buffer.from(this.kongVersion) : null;
+    if (path.startsWith("kong.")) return this.kongProperty(stream, path);
     const s = stream.state;
     const str = (v: string | number | undefined | null) => (v === undefined || v === null ? null : Buffer.from(String(v), "utf8"));
     if (path.startsWith("request.headers.")) return firstValue(s.requestHeaders, path.slice(16));
     if (path.startsWith("response.headers.")) return firstValue(s.responseHeaders, path.slice(17));
     if (path.startsWith("ngx.")) return this.ngxVariable(s, path.slice(4));
-    // Kong's getters (kong/runloop/wasm.lua): most from 3.6, route_name and service_name from 3.9.
-    const kong36 = this.nwm.kongProperties;
-    const kong39 = this.nwm.routeServiceNames;
     const reqLen = s.requestBody?.length ?? 0;
     switch (path) {
       case "request.path": return Buffer.from(s.requestUri, "latin1");
@@ -983,17 +981,77 @@ export class KongWasmHost {
       case "source.port": return str(s.remotePort);
       case "connection.id": return str(s.connectionId);
       case "connection.mtls": return str("false");
-      case "kong.route_id": return kong36 ? str(s.route?.id) : null;
-      case "kong.service_id": return kong36 ? str(s.service?.id) : null;
-      case "kong.route_name": return kong39 ? str(s.route?.name) : null;
-      case "kong.service_name": return kong39 ? str(s.service?.name) : null;
-      case "kong.router.route": return kong36 && s.route ? str(JSON.stringify(s.route)) : null;
-      case "kong.router.service": return kong36 && s.service ? str(JSON.stringify(s.service)) : null;
-      case "kong.client.protocol": return kong36 ? str(s.scheme) : null;
-      case "kong.response.source":
-        throw new HostTrap("kong.response.source: its getter is broken in Kong and traps");
     }
     return null;
+  }
+
+  /**
+   * kong.*: before 3.6 Kong registers no getter, and NWM answers only what the filter set itself
+   * (NotFound here). From 3.6 Kong's Lua answers (register_property_handlers, kong/runloop/wasm.lua):
+   * NWM first looks in the request's cache of constant answers (ngx_proxy_wasm_properties_get_host,
+   * src/common/proxy_wasm/ngx_proxy_wasm_properties.c:948, "even if there is an FFI getter, try reading
+   * const value first" :1115 at 9136e463, the same at a7087a37), else calls Kong's getter through a
+   * LuaJIT FFI callback (c_props_getter, lib/resty/wasmx/proxy_wasm.lua:368), and caches what the
+   * getter marks constant (`return ok, value, const`; a constant nil too: is_const_null).
+   *
+   * That Lua call is safe only where Kong's own Lua has just run on the request's own thread: in the
+   * access phase, where Kong attaches the filter chain and NWM then runs on_request_headers. LuaJIT
+   * enters a callback on the thread that last made an interpreted FFI call (lj_ccallback_enter: `L =
+   * cts->L`; set in ctype_cts, lj_ctype.h; compiled traces leave it), and the getter stamps the
+   * request onto that thread (set_r → thread.exdata, proxy_wasm.lua:306-314). The response steps
+   * (nginx's header and body filters), a request body that arrives after the access phase
+   * (ngx_http_proxy_wasm_on_request_body_handler, the body reader's callback) and the log phase (nginx's
+   * log handler, after Kong.log) are entered from nginx, so the thread can be another request's
+   * coroutine parked in ngx.semaphore:wait; once the logged request is freed, the semaphore's post
+   * resumes that coroutine with it (ngx_http_lua_sema_handler: `r = ngx_http_lua_get_req(wait_co_ctx->co);
+   * c = r->connection`, ngx_lua 0.10.26, Kong 3.9.3's, src/ngx_http_lua_semaphore.c:486-489). Seen in Kong
+   * 3.9.3 under 8 connections: a SIGSEGV loop there on a request with no connection, or signal 6
+   * after "http finalize non-active request". Such a read is recorded as a crash (not acted out:
+   * the real worker dies later, on another request's event).
+   *
+   * In the log phase the getters that read ngx.ctx find nothing: Kong.log has already released the
+   * table to its pool, which clears it (release_table(CTX_NS, ctx), kong/init.lua:1847 at 3.9.3).
+   */
+  private kongProperty(stream: HttpStream, path: string): Buffer | null {
+    if (!this.nwm.kongProperties) return null;
+    const cached = stream.kongConstants.get(path);
+    if (cached !== undefined) return cached;
+    if (path === "kong.response.source") throw new HostTrap("kong.response.source: its getter is broken in Kong and traps");
+    const phase = this.scope?.phase ?? "";
+    this.kongLuaReads.set(path, (this.kongLuaReads.get(path) ?? 0) + 1);
+    if (!KONG_LUA_SAFE_STEPS.has(phase)) {
+      const message = `${path} read in ${phase}: Kong's Lua getter ran outside the access phase (an FFI callback on another Lua thread, which then points at this request after it is freed; ngx_http_lua_sema_handler later resumes it: SIGSEGV)`;
+      this.crashes.push({ phase, message });
+      this.hostLog("alert", `worker process will exit on signal 11 (SIGSEGV): ${message}`);
+    }
+    const got = this.kongGetter(stream.state, path, ["done", "log", "delete"].includes(phase));
+    if (got.constant) stream.kongConstants.set(path, got.value);
+    return got.value;
+  }
+
+  /** Kong's getters (kong/runloop/wasm.lua at 3.9.3:758-878; route_name and service_name from 3.9). */
+  private kongGetter(s: RequestState, path: string, ctxReleased: boolean): { value: Buffer | null; constant: boolean } {
+    const str = (v: string | undefined) => (v === undefined ? null : Buffer.from(v, "utf8"));
+    // ngx.ctx.route and ngx.ctx.service, gone once Kong.log has run.
+    const route = ctxReleased ? undefined : s.route;
+    const service = ctxReleased ? undefined : s.service;
+    const names = this.nwm.routeServiceNames;
+    // `local const = ok`: a value found is constant for the request, a nil is not (asked again).
+    const found = (v: string | undefined) => ({ value: str(v), constant: v !== undefined });
+    switch (path) {
+      case "kong.version": return { value: Buffer.from(this.kongVersion), constant: true };
+      case "kong.node.id": return { value: Buffer.from(this.opts.nodeId), constant: true };
+      case "kong.route_id": return found(route?.id);
+      case "kong.service_id": return found(service?.id);
+      case "kong.route_name": return names ? found(route?.name) : { value: null, constant: false };
+      case "kong.service_name": return names ? found(service?.name) : { value: null, constant: false };
+      // kong.router.get_route() / get_service() read ngx.ctx too; a nil is returned as constant.
+      case "kong.router.route": return { value: route ? str(JSON.stringify(route)) : null, constant: true };
+      case "kong.router.service": return { value: service ? str(JSON.stringify(service)) : null, constant: true };
+      // kong.client.get_protocol() needs ngx.ctx.route.
+      case "kong.client.protocol": return { value: route ? str(s.scheme) : null, constant: true };
+    }
+    return { value: null, constant: false };
   }
 
   /** nginx variables (ngx.*): those a test set, and the few built-in ones filters read. */
@@ -1173,9 +1231,17 @@ function parseUpstream(upstream: string): { host: string; port?: number } | null
   return { host: m[1], port };
 }
 
+/**
+ * Where a kong.* read may call Kong's Lua (kongProperty): on_context_create and on_request_headers,
+ * which NWM runs in the access phase right after Kong's access handler attached the chain.
+ */
+const KONG_LUA_SAFE_STEPS = new Set(["create", "request_headers"]);
+
 /** The HTTP contexts of one request, one per filter of the chain, driven phase by phase. */
 export class HttpStream {
   private done = false;
+  /** NWM's per-request cache of the constant answers of Kong's getters (null: a constant nil). */
+  readonly kongConstants = new Map<string, Buffer | null>();
   /** A response the filter stashed with proxy_send_local_response: Kong answers with it, the upstream is not called. */
   local: { status: number; headers: Pair[]; body: Buffer } | null = null;
   /** Set when a filter trapped: Kong skips the rest of the request's filter phases. */

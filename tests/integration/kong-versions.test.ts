@@ -86,6 +86,23 @@ for (const kongVersion of KONG_VERSIONS) describe(`on Kong ${kongVersion}`, () =
     }
   });
 
+  test(`Kong's route and service in every event (${versionAtLeast(kongVersion, "3.9.0") ? "ids and names" : versionAtLeast(kongVersion, "3.6.0") ? "ids: Kong has no names before 3.9" : "none: Kong gives filters none before 3.6"}), Kong's Lua asked only in on_request_headers`, async () => {
+    const at36 = versionAtLeast(kongVersion, "3.6.0");
+    const at39 = versionAtLeast(kongVersion, "3.9.0");
+    h = await harness({ host: { kongVersion }, gateway: { route: { id: "r-1", name: "orders" }, service: { id: "s-1", name: "orders-api" } } });
+    for (let i = 0; i < 3; i++) assert.equal((await send(h.gateway.url, { path: `/k/${i}` })).status, 200);
+    await h.flush();
+    const events = h.collector.events;
+    assert.equal(events.length, 3);
+    const kong = at36 ? { route_id: "r-1", service_id: "s-1", ...(at39 ? { route_name: "orders", service_name: "orders-api" } : {}) } : undefined;
+    for (const e of events) assert.deepEqual((e.metadata as { kong?: unknown } | undefined)?.kong, kong);
+    // Each request's getters once (ids, and names only where Kong has them), kong.version once per
+    // instance; none outside the access phase, or closeChecked finds the crash the host recorded.
+    const perRequest = at39 ? ["kong.route_id", "kong.service_id", "kong.route_name", "kong.service_name"] : at36 ? ["kong.route_id", "kong.service_id"] : [];
+    const want = Object.fromEntries([...perRequest.map((k) => [k, 3]), ...(at36 ? [["kong.version", 1]] : [])]);
+    assert.deepEqual(Object.fromEntries(h.host.kongLuaReads), want);
+  });
+
   test("names in the client's own case: lower-cased in the event, repeats joined, masks and ids matched without case", async () => {
     h = await harness({ host: { kongVersion }, config: { application_id: "a", request_header_masks: ["x-secret"], user_id_header: "x-user" } });
     await send(h.gateway.url, {

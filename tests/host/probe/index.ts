@@ -125,9 +125,28 @@ class ProbeRoot extends RootContext {
   }
 }
 
+const KONG_NAMES = ["kong.route_id", "kong.route_name", "kong.service_id", "kong.service_name", "kong.version"];
+
 class ProbeHttp extends HttpContext {
   constructor(id: u32, private root: ProbeRoot) {
     super(id, root.id);
+  }
+
+  /** "kong <step>,<step>…": reads Kong's route, service and version in each step named. */
+  readKong(step: string): void {
+    if (this.root.command != "kong" || !this.root.arg.split(",").includes(step)) return;
+    for (let i = 0; i < KONG_NAMES.length; i++) {
+      const v = getProperty(propertyPath(KONG_NAMES[i]));
+      logInfo("probe: " + step + " " + KONG_NAMES[i] + " = " + (v.status == Status.Ok ? String.UTF8.decode(v.data!.buffer) : statusName(v.status)));
+    }
+  }
+
+  readProperties(): void {
+    const names = ["kong.route_id", "kong.service_name", "request.path", "source.address", "plugin_name", "kong.version", "no.such.thing"];
+    for (let i = 0; i < names.length; i++) {
+      const v = getProperty(propertyPath(names[i]));
+      logInfo("probe: property " + names[i] + " = " + (v.status == Status.Ok ? String.UTF8.decode(v.data!.buffer) : statusName(v.status)));
+    }
   }
 
   onRequestHeaders(n: u32, eos: bool): u32 {
@@ -148,6 +167,9 @@ class ProbeHttp extends HttpContext {
     }
     if (cmd == "tick-from-http") logInfo("probe: tick from http " + statusName(setTickPeriod(100)));
     if (cmd == "dispatch-in-headers") this.root.dispatch(false);
+    // Where Kong's Lua serves kong.* safely (kong-host.ts, kongProperty).
+    if (cmd == "properties") this.readProperties();
+    this.readKong("request_headers");
     return Action.Continue;
   }
 
@@ -155,6 +177,7 @@ class ProbeHttp extends HttpContext {
     const b = getBufferBytes(BufferType.RequestBody, 0, 0xffffffff);
     logInfo("probe: request_body size " + size.toString() + " eos " + (eos ? "1" : "0") + " read " +
       (b.status == Status.Ok ? b.data!.length.toString() : statusName(b.status)));
+    this.readKong("request_body");
     return Action.Continue;
   }
 
@@ -164,6 +187,7 @@ class ProbeHttp extends HttpContext {
       const m = orEmpty(getHeaderMap(MapType.ResponseHeaders, n));
       logInfo("probe: response map of " + n.toString() + " headers: " + keys(m, 8));
     }
+    this.readKong("response_headers");
     return Action.Continue;
   }
 
@@ -175,24 +199,20 @@ class ProbeHttp extends HttpContext {
     if (this.root.command == "late-header") {
       logInfo("probe: late response header " + statusName(replaceHeader(MapType.ResponseHeaders, String.UTF8.encode("x-late"), u("1"))));
     }
+    this.readKong("response_body");
     return Action.Continue;
   }
 
   onDone(): bool {
     logInfo("probe: done");
+    this.readKong("done");
     return true;
   }
 
   onLog(): void {
     logInfo("probe: log");
     if (this.root.command == "dispatch-in-log") this.root.dispatch(true);
-    if (this.root.command == "properties") {
-      const names = ["kong.route_id", "kong.service_name", "request.path", "source.address", "plugin_name", "kong.version", "no.such.thing"];
-      for (let i = 0; i < names.length; i++) {
-        const v = getProperty(propertyPath(names[i]));
-        logInfo("probe: property " + names[i] + " = " + (v.status == Status.Ok ? String.UTF8.decode(v.data!.buffer) : statusName(v.status)));
-      }
-    }
+    this.readKong("log");
   }
 
   onDelete(): void {
