@@ -220,7 +220,9 @@ export async function startKong(o: KongOptions): Promise<Kong> {
   const fail = async (why: string): Promise<never> => {
     stopSync(bin, prefix, env);
     running.delete(prefix);
-    throw new Error(`Kong ${version} (${bin}) did not start in ${dir}: ${why}\nerror.log:\n${log().slice(-3000)}`);
+    const tail = log().slice(-3000);
+    if (process.env.KONG_KEEP !== "1") fs.rmSync(dir, { recursive: true, force: true });
+    throw new Error(`Kong ${version} (${bin}) did not start in ${dir}: ${why}\nerror.log:\n${tail}`);
   };
   const started = await run(bin, ["start", "-c", conf, "-p", prefix], env, 120_000);
   if (started.status !== 0) await fail(`kong start exited ${started.status}: ${started.out.trim().slice(-3000)}`);

@@ -64,7 +64,7 @@ describe(`Kong ${KONG_VERSION} validates the filter's configuration (POST /confi
 
   for (const { file, config } of examples("valid")) {
     test(`${file}: accepted, and the filter starts with it`, async () => {
-      const local = { ...(config as Record<string, unknown>), api_endpoint: collector.url };
+      const local: Record<string, unknown> = { ...(config as Record<string, unknown>), api_endpoint: collector.url };
       delete local.upstream; // an Envoy cluster name: Kong has none
       const doc = docFor(local);
       const from = kong.log().length;
