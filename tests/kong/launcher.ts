@@ -196,21 +196,26 @@ export async function startKong(o: KongOptions): Promise<Kong> {
   fs.chmodSync(dir, 0o755);
   const prefix = path.join(dir, "prefix");
   const filtersPath = path.join(dir, "filters");
-  fs.mkdirSync(prefix, { mode: 0o755 });
-  fs.mkdirSync(filtersPath, { mode: 0o755 });
-  for (const f of o.filters) {
-    fs.copyFileSync(f.wasm, path.join(filtersPath, `${f.name}.wasm`));
-    if (f.meta) fs.copyFileSync(f.meta, path.join(filtersPath, `${f.name}.meta.json`));
-  }
   const declarativeConfig = path.join(dir, "kong.json");
-  const doc = "doc" in o.config ? o.config.doc : declarativeDoc({ ...o.config, kongVersion: version });
-  fs.writeFileSync(declarativeConfig, JSON.stringify(doc, null, 2));
+  const conf = path.join(dir, "kong.conf");
   const proxyPort = o.proxyPort ?? (await freePort());
   let adminPort = await freePort();
   while (adminPort === proxyPort) adminPort = await freePort();
   const confOptions: KongConfOptions = { proxyPort, adminPort, filtersPath, declarativeConfig, workers: o.workers, plugins: o.plugins, logLevel: o.logLevel, extra: o.extra };
-  const conf = path.join(dir, "kong.conf");
-  fs.writeFileSync(conf, renderKongConf(confOptions));
+  try {
+    fs.mkdirSync(prefix, { mode: 0o755 });
+    fs.mkdirSync(filtersPath, { mode: 0o755 });
+    for (const f of o.filters) {
+      fs.copyFileSync(f.wasm, path.join(filtersPath, `${f.name}.wasm`));
+      if (f.meta) fs.copyFileSync(f.meta, path.join(filtersPath, `${f.name}.meta.json`));
+    }
+    const doc = "doc" in o.config ? o.config.doc : declarativeDoc({ ...o.config, kongVersion: version });
+    fs.writeFileSync(declarativeConfig, JSON.stringify(doc, null, 2));
+    fs.writeFileSync(conf, renderKongConf(confOptions));
+  } catch (e) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   const env = kongEnv(process.env, confOptions);
   const errorLog = path.join(prefix, "logs/error.log");
   const log = () => (fs.existsSync(errorLog) ? fs.readFileSync(errorLog, "utf8") : "");
