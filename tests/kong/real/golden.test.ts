@@ -40,9 +40,11 @@ function skipReason(c: GoldenCase): string | null {
 }
 
 /**
- * Response headers Kong's Lua adds in its header filter (kong/runloop/handler.lua, header_filter:
- * Via, X-Kong-Upstream-Latency, X-Kong-Proxy-Latency, and from 3.5 X-Kong-Request-Id; Server when
- * the upstream sends none, lines 1573-1580 at 3.9.3), with the form each value takes. Their values
+ * Response headers Kong's Lua adds in its header filter (kong/runloop/handler.lua at 3.9.3: Via,
+ * "1.1 kong/<version>", lines 1551-1570; Server when the upstream sends none, 1573-1580;
+ * X-Kong-Request-Id, 1597-1604, from 3.5; the latency headers), with the form each value takes.
+ * Whether the filter sees them depends on the order of Kong's header filter and ngx_wasm_module's:
+ * the Node host says it does (tests/golden/expected.ts), and this is where that is checked. Their values
  * depend on the release and the moment; where the event has one of the form, it is compared as
  * "<kong>", and an X-Kong-Request-Id the Node host does not make is taken out.
  */
