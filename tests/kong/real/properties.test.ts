@@ -75,6 +75,25 @@ describe(`Kong ${KONG_VERSION}: route, service and version properties; filter ch
     });
   }
 
+  test(`the Admin API lists the filter chains${PROFILE.filterPlugins ? " and the filter's /plugins entry" : ""} (DB-less: read only)`, async () => {
+    // /filter-chains: admin_api_name of kong/db/schema/entities/filter_chains.lua (generate_admin_api).
+    const chains = await kong.admin("GET", "/filter-chains");
+    assert.equal(chains.status, 200, JSON.stringify(chains.body));
+    const where = (chains.body.data as any[]).map((c) => [c.name, c.service?.id ?? null, c.route?.id ?? null, c.filters.map((f: any) => f.name)]).sort();
+    assert.deepEqual(where, [
+      ["chained-route-chain", null, uuidFor("route", "chained-route"), ["moesif"]],
+      ["svc-chain", uuidFor("service", "svc"), null, ["moesif"]],
+    ]);
+    if (PROFILE.filterPlugins) {
+      const plugins = await kong.admin("GET", "/plugins");
+      assert.equal(plugins.status, 200, JSON.stringify(plugins.body));
+      const entry = (plugins.body.data as any[]).find((p) => p.name === "moesif");
+      assert.ok(entry, JSON.stringify(plugins.body));
+      assert.equal(entry.route?.id, uuidFor("route", "plugin-route"));
+      assert.equal(entry.config.application_id, "as-plugin");
+    }
+  });
+
   test("a route with no chain, on a service with none: no event", async () => {
     const before = collector.events.length;
     assert.equal((await send(kong.proxyUrl, { path: "/bare/x" })).status, 200);
