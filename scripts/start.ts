@@ -1,6 +1,7 @@
 // npm start: try the filter with no Kong and no Moesif account. Starts the Kong-like gateway running
-// build/moesif.wasm, a demo upstream (unless --upstream), and a local Moesif-compatible collector
-// (unless --application-id is given), then prints every event the collector receives.
+// build/moesif.wasm (or, with --kong-bin or KONG_BIN, a Kong you installed), a demo upstream (unless
+// --upstream), and a local Moesif-compatible collector (unless --application-id is given), then
+// prints every event the collector receives.
 import { existsSync, readdirSync, statSync, readFileSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,7 +11,8 @@ import { KongWasmHost, LogLine } from "../tests/host/kong-host.ts";
 import { startGateway, Gateway } from "../tests/host/gateway.ts";
 import { Collector, MoesifEvent } from "../tests/collector/collector.ts";
 import { startUpstream, demoApi } from "../tests/support/upstream.ts";
-import { startNginx, REAL_HOST_VERSIONS, Nginx } from "../tests/nwm/nginx.ts";
+import { startKong, kongBin, BUILT, Kong } from "../tests/kong/launcher.ts";
+import { extraPlugins } from "../tests/kong/kong-conf.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -21,10 +23,8 @@ const HELP = `Usage: npm start -- [options]
   --api-endpoint URL      Moesif collector URL (default https://api.moesif.net with --application-id)
   --config JSON           extra filter configuration, e.g. '{"debug":true,"batch_size":10}'
   --port N                gateway port (default 8000, Kong's proxy port; any free port if taken)
-  --host node|nginx       node (default): the project's Kong-like host in this process;
-                          nginx: Kong's real host code, nginx + ngx_wasm_module (built by
-                          scripts/nwm/build.mjs from the pinned sources; see its README)
-  --kong VERSION          with --host nginx: the Kong release whose ngx_wasm_module to run (3.4-3.9, default 3.9)
+  --kong-bin PATH         run it in the Kong you installed (its \`kong\` executable, 3.4-3.9; KONG_BIN
+                          too) instead of the project's Kong-like host in this process
   --quiet                 one line per event instead of the whole event
   --help                  this text
 `;
@@ -36,8 +36,7 @@ const { values: args } = parseArgs({
     "api-endpoint": { type: "string" },
     config: { type: "string" },
     port: { type: "string" },
-    host: { type: "string", default: "node" },
-    kong: { type: "string", default: "3.9" },
+    "kong-bin": { type: "string" },
     quiet: { type: "boolean" },
     help: { type: "boolean" },
   },
@@ -116,8 +115,8 @@ async function main(): Promise<void> {
     ...extra,
   };
   const wanted = args.port ? Number(args.port) : 8000;
-  if (args.host === "nginx") return realHost({ config, upstreamUrl, wanted, real, collector, upstream });
-  if (args.host !== "node") throw new Error(`--host ${args.host}: node or nginx`);
+  const bin = kongBin(args["kong-bin"]);
+  if (bin) return inKong(bin, { config, upstreamUrl, wanted, real, collector, upstream });
   const host = new KongWasmHost(readFileSync(join(root, "build/moesif.wasm")), [{ name: "moesif", config: JSON.stringify(config) }], { onLog: logLine });
   host.start();
 
@@ -177,39 +176,48 @@ function onStop(stop: () => Promise<void>): void {
 }
 
 /**
- * --host nginx: the same demo in Kong's real host code, nginx + ngx_wasm_module at a Kong pin; the
- * filter's lines (and nginx's warnings) come from its error.log.
+ * --kong-bin (or KONG_BIN): the same demo in a Kong you installed, DB-less, the filter in a filter
+ * chain on one route to the upstream (tests/kong/launcher.ts: a fresh prefix in a temp folder,
+ * stopped with `kong stop` on Ctrl-C); the filter's lines (and Kong's warnings) come from its
+ * error.log. Where Moesif's Lua plugin is installed (KONG_PLUGINS=bundled,moesif) Kong refuses a
+ * filter of the same name ("duplicate plugin/wasm filter name", kong/conf_loader/init.lua:834 at
+ * 3.9.3), so the filter goes in as moesif_wasm.
  */
-async function realHost(o: { config: Record<string, unknown>; upstreamUrl: string; wanted: number; real: boolean; collector: Collector | null; upstream: { close(): Promise<void> } | null }): Promise<void> {
-  const kong = REAL_HOST_VERSIONS.find((v) => v.startsWith(String(args.kong))) ?? String(args.kong);
-  console.log(dim(`starting nginx + ngx_wasm_module for Kong ${kong} (the first run builds it: a few minutes) …`));
-  let nginx: Nginx;
+async function inKong(bin: string, o: { config: Record<string, unknown>; upstreamUrl: string; wanted: number; real: boolean; collector: Collector | null; upstream: { close(): Promise<void> } | null }): Promise<void> {
+  const lua = extraPlugins(process.env.KONG_PLUGINS);
+  const name = lua.includes("moesif") ? "moesif_wasm" : "moesif";
+  console.log(dim(`starting Kong (${bin}) …`));
+  const start = (proxyPort?: number) => startKong({
+    bin, proxyPort, filters: [BUILT.moesif(name)], plugins: ["bundled", ...lua],
+    config: { services: [{ name: "demo", url: o.upstreamUrl, routes: [{ name: "demo", paths: ["/"], filters: [{ name, config: o.config }] }] }] },
+  });
+  let kong: Kong;
   try {
-    nginx = await startNginx({ kong, upstream: o.upstreamUrl, filters: [{ config: o.config }], port: o.wanted });
+    kong = await start(o.wanted);
   } catch (e) {
-    if (/did not start/.test(String(e)) && args.port === undefined) nginx = await startNginx({ kong, upstream: o.upstreamUrl, filters: [{ config: o.config }] });
+    // Port 8000 taken (another Kong, say): any free port, unless --port asked for that one.
+    if (args.port === undefined && /did not start/.test(String(e))) kong = await start();
     else throw e;
   }
   let shown = 0;
   const tail = setInterval(() => {
-    const lines = nginx.log().split("\n");
+    const lines = kong.log().split("\n");
     for (const l of lines.slice(shown, -1)) {
       const m = /\[(\w+)\] \d+#\d+: (?:\*\d+ )?(.*)$/.exec(l);
       if (m && (l.includes("moesif") || /^(warn|error|crit|alert|emerg)$/.test(m[1]))) logLine({ level: m[1], source: l.includes("proxy-wasm") ? "filter" : "host", message: m[2] } as LogLine);
     }
     shown = Math.max(shown, lines.length - 1);
   }, 200);
-  banner(`Kong ${kong}'s real host (nginx + ngx_wasm_module ${nginx.pin}, WAMR; logs in ${nginx.dir}/logs)`, nginx.url, o.upstreamUrl, !!o.upstream, o.real ? String(o.config.api_endpoint) : o.collector!.url, o.real, String(o.config.application_id));
+  banner(`Kong ${kong.version} (${bin}; filter ${name}; logs in ${kong.prefix}/logs)`, kong.proxyUrl, o.upstreamUrl, !!o.upstream, o.real ? String(o.config.api_endpoint) : o.collector!.url, o.real, String(o.config.application_id));
   onStop(async () => {
     clearInterval(tail);
-    await nginx.stop();
+    await kong.stop();
     await o.upstream?.close();
     await o.collector?.close();
   });
 }
 
 main().catch((e) => {
-  // The real host's build says what is missing in one line (scripts/nwm/build.mjs, NwmError).
-  console.error(red(typeof e?.exitCode === "number" ? `${e.message}\n(--host nginx builds Kong's real host first: see scripts/nwm/README.md)` : String(e?.stack ?? e)));
+  console.error(red(String(e?.stack ?? e)));
   process.exit(1);
 });

@@ -1,5 +1,5 @@
 // The golden corpus's expectations, shared by the Node host's run (golden.test.ts) and the real
-// host's (tests/nwm/golden.test.ts): how the upstream answers each case, and the exact event the
+// Kong's (tests/kong/real/golden.test.ts): how the upstream answers each case, and the exact event the
 // collector must receive, with what changes from run to run normalised.
 import assert from "node:assert/strict";
 import { Handler } from "../support/upstream.ts";

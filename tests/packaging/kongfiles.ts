@@ -1,13 +1,22 @@
-// Reading what a Kong operator deploys (kong/, the Dockerfile) and what Kong itself defines
-// (tests/fixtures/kong/, vendored): shared by the packaging tests. Nothing outside the repository.
-import { readFileSync, readdirSync, statSync } from "node:fs";
+// Reading what a Kong operator deploys (kong/, the Dockerfile) and what Kong itself defines: shared
+// by the packaging tests. Kong's own files (its Helm chart's values.yaml and the KongPlugin CRD) are
+// not copied into this repository: they are read from ../shared/reference/ (helm/, crds/) beside
+// it when that folder is there, and the tests that need them are skipped, in one line, when not.
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments, parse as parseYaml } from "yaml";
 
 export const root = fileURLToPath(new URL("../..", import.meta.url));
 export const kongDir = join(root, "kong");
-export const fixtures = join(root, "tests", "fixtures", "kong");
+/** Reference notes beside the repository (read only, and only by tests). */
+const referenceDir = join(root, "..", "shared", "reference");
+export const CHART_VALUES = join(referenceDir, "helm", "kong-chart-3.4.1-values.yaml");
+export const crdFile = (name: string) => join(referenceDir, "crds", name);
+/** Why the checks against Kong's chart and CRD cannot run, or false when they can. */
+export const REFERENCE_MISSING: string | false =
+  existsSync(CHART_VALUES) && existsSync(crdFile("configuration.konghq.com_kongplugins.yaml")) ? false
+    : "no ../shared/reference/helm and crds beside the repository (Kong's chart values.yaml and KongPlugin CRD are not copied into it)";
 
 export function files(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -42,7 +51,7 @@ export function chartKeys(): Set<string> {
       }
     }
   };
-  const text = readFileSync(join(fixtures, "kong-chart-3.4.1-values.yaml"), "utf8");
+  const text = readFileSync(CHART_VALUES, "utf8");
   walk(parseYaml(text), "");
   const stack: { indent: number; key: string }[] = [];
   for (const line of text.split("\n")) {

@@ -10,14 +10,10 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { startNginx, versionsUnderTest, Nginx } from "./nginx.ts";
-import { startUpstream, Upstream } from "../support/upstream.ts";
-import { Collector } from "../collector/collector.ts";
-
-const NOOP = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../build/noop.wasm");
-const fixed = (v: string) => !["3.4", "3.5", "3.6", "3.7"].some((p) => v.startsWith(p));
+import { startUpstream, Upstream } from "../../support/upstream.ts";
+import { Collector } from "../../collector/collector.ts";
+import { startKong, Kong, BUILT } from "../launcher.ts";
+import { SKIP, KONG_BIN, KONG_VERSION, PROFILE } from "./suite.ts";
 
 /**
  * A POST whose 10-byte body leaves only once nginx has asked for it: its headers carry
@@ -53,45 +49,55 @@ function lateBody(port: number, path: string): Promise<number> {
   });
 }
 
-for (const kong of versionsUnderTest()) {
-  describe(`Kong ${kong}: a request body that comes after its headers`, () => {
+{
+  describe(`Kong ${KONG_VERSION}: a request body that comes after its headers`, { skip: SKIP }, () => {
     let upstream: Upstream;
     let collector: Collector;
     const seen: string[] = [];
-    let moesif: Nginx, noop: Nginx;
+    let kong: Kong;
     before(async () => {
       collector = await new Collector().start();
       upstream = await startUpstream((req, body, res) => {
         seen.push(`${req.url} ${body.toString()}`);
         res.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}');
       });
-      moesif = await startNginx({ kong, upstream: upstream.url, filters: [{ config: { application_id: "late", api_endpoint: collector.url, batch_max_wait: 100 } }] });
-      noop = await startNginx({ kong, upstream: upstream.url, filters: [{ wasm: NOOP, config: "" }] });
+      // One Kong: /moesif-… routes to this filter, /late-noop and /whole-noop to the no-op filter.
+      kong = await startKong({
+        bin: KONG_BIN, version: KONG_VERSION, filters: [BUILT.moesif(), BUILT.noop()],
+        config: {
+          services: [{
+            name: "late", url: upstream.url,
+            routes: [
+              { name: "noop", paths: ["/late-noop"], filters: [{ name: "noop" }] },
+              { name: "moesif", paths: ["/"], filters: [{ name: "moesif", config: { application_id: "late", api_endpoint: collector.url, batch_max_wait: 100 } }] },
+            ],
+          }],
+        },
+      });
     });
     after(async () => {
-      await moesif?.stop();
-      await noop?.stop();
+      await kong?.stop();
       await upstream?.close();
       await collector?.close();
     });
 
-    if (fixed(kong)) {
+    if (PROFILE.lateBodyAnswered) {
       test("reaches the upstream and is captured with its body", async () => {
-        assert.equal(await lateBody(moesif.port, "/late"), 200);
+        assert.equal(await lateBody(kong.proxyPort, "/late"), 200);
         assert.ok(seen.includes('/late {"late":1}'), seen.join("\n"));
         const [event] = await collector.waitForEvents(1, 5000);
         assert.equal(event.request.uri, "http://api.example.com/late");
         assert.deepEqual(event.request.body, { late: 1 });
-        assert.deepEqual(moesif.badLines(), []);
+        assert.deepEqual(kong.badLines(), []);
       });
     } else {
-      test("hangs in ngx_wasm_module before 3.8, with this filter and with a no-op filter alike", async () => {
-        assert.equal(await lateBody(moesif.port, "/late-moesif"), 0, "no answer within 3 s");
-        assert.equal(await lateBody(noop.port, "/late-noop"), 0, "the no-op filter hangs too: NWM's bug, not the filter's");
+      test("hangs in Kong's Wasm host (ngx_wasm_module) before 3.8, with this filter and with a no-op filter alike", async () => {
+        assert.equal(await lateBody(kong.proxyPort, "/late-moesif"), 0, "no answer within 3 s");
+        assert.equal(await lateBody(kong.proxyPort, "/late-noop"), 0, "the no-op filter hangs too: NWM's bug, not the filter's");
         assert.ok(!seen.some((s) => s.startsWith("/late-")), `the upstream never sees them: ${seen.join(", ")}`);
         // A body in the same packet as its headers is unaffected.
         const r = await new Promise<number>((resolve) => {
-          const s = net.connect(moesif.port, "127.0.0.1", () => s.write('POST /whole HTTP/1.1\r\nHost: api.example.com\r\nContent-Length: 10\r\nConnection: close\r\n\r\n{"late":1}'));
+          const s = net.connect(kong.proxyPort, "127.0.0.1", () => s.write('POST /whole HTTP/1.1\r\nHost: api.example.com\r\nContent-Length: 10\r\nConnection: close\r\n\r\n{"late":1}'));
           s.on("data", (d) => (resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(d.toString())?.[1] ?? 0)), s.destroy()));
           s.on("error", () => resolve(0));
         });

@@ -1,4 +1,4 @@
-// What the real-host delivery tests share: a paced client that keeps each request's transaction id
+// What the Kong suite's delivery tests share: a paced client that keeps each request's transaction id
 // (the filter puts it on the response, X-Moesif-Transaction-Id), and a sink that records when each
 // event reached the collector(s), how often, and what every batch call met.
 import http from "node:http";

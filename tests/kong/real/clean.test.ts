@@ -1,27 +1,34 @@
-// A clean run in Kong's real proxy-wasm host (nginx + ngx_wasm_module at each Kong pin): varied
-// traffic leaves error.log without an error, a trap or a crashed worker, with the default
-// configuration and with `debug: true`; and a request past NWM's 100-entry header map passes
-// through whole while its event says what the filter was not given.
+// A clean run in a real Kong: varied traffic leaves error.log without an error, a trap or a crashed
+// worker, with the default configuration and with `debug: true`; and a request past the 100-entry
+// header map Kong's Wasm host hands a filter passes through whole while its event says what the
+// filter was not given.
 //
 // Metrics: the configuration has no metrics option (kong/moesif.meta.json). The filter exports
 // them by itself where the host implements them (Kong 3.8+, README "Counters"; before 3.8 the four
-// metric functions trap), and the `debug: true` server adds the per-event log lines and the stats
+// metric functions trap), and the `debug: true` route adds the per-event log lines and the stats
 // counters' line. "No trap line on 3.4–3.7" is the check that it never calls them there.
 //
-// Before Kong 3.8 (NWM before 3dbf52ae, "resume content phase after request_body read EAGAIN") a
-// request whose body nginx cannot read in one go hangs with any proxy-wasm filter, the no-op one
-// included: pinned below. So before 3.8 the traffic's request bodies stay small enough (under 64 KB)
-// to reach nginx whole; from 3.8 a 300 KB one is sent too.
+// Before Kong 3.8 (ngx_wasm_module before 3dbf52ae) a request whose body nginx cannot read in one go
+// hangs with any proxy-wasm filter, the no-op one included: pinned below. So before 3.8 the
+// traffic's request bodies stay small enough (under 64 KB) to reach nginx whole; from 3.8 a 300 KB
+// one is sent too.
+//
+// One Kong, one worker, Kong's defaults but the request body buffer kong/kong.conf ships (100k, so
+// that bodies up to the default request_max_body_size_limit stay in memory): a route per
+// configuration (/default, /debug) and one with the no-op filter (/noop), each cutting its prefix
+// (strip_path) so that the upstream sees the call's own path.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import net from "node:net";
 import zlib from "node:zlib";
-import { Collector, MoesifEvent } from "../collector/collector.ts";
-import { startUpstream, Upstream } from "../support/upstream.ts";
-import { send, RawResponse } from "../support/harness.ts";
-import { startNginx, versionsUnderTest, pinOf, filterLines, Nginx, ServerSpec } from "./nginx.ts";
-import { versionAtLeast } from "../host/nwm.ts";
+import { Collector, MoesifEvent } from "../../collector/collector.ts";
+import { startUpstream, Upstream } from "../../support/upstream.ts";
+import { send, RawResponse } from "../../support/harness.ts";
+import { startKong, Kong, BUILT } from "../launcher.ts";
+import { filterLines } from "../logscan.ts";
+import { versionAtLeast } from "../version.ts";
+import { SKIP, KONG_BIN, KONG_VERSION, PROFILE, until } from "./suite.ts";
 
 const CONFIGS: Record<string, Record<string, unknown>> = { default: {}, debug: { debug: true } };
 
@@ -86,13 +93,15 @@ const upstreamHandler = (req: http.IncomingMessage, body: Buffer, res: http.Serv
 
 const short = (n: number, prefix = "h"): [string, string][] => Array.from({ length: n }, (_, i) => [`${prefix}${i}`, "v"]);
 
-for (const kong of versionsUnderTest()) describe(`a clean run in nginx + ngx_wasm_module ${pinOf(kong)} (Kong ${kong})`, () => {
+const kong = KONG_VERSION;
+describe(`a clean run in Kong ${KONG_VERSION}`, { skip: SKIP }, () => {
   let collector: Collector;
   let upstream: Upstream;
-  let nginx: Nginx;
+  let gw: Kong;
   const seen: { url: string; headers: http.IncomingHttpHeaders }[] = [];
   const calls = CALLS.filter((c) => !c.from || versionAtLeast(kong, c.from));
   const byApp = (app: string): MoesifEvent[] => collector.batches.filter((b) => b.headers["x-moesif-application-id"] === app).flatMap((b) => b.events);
+  const urlOf = (name: string) => `${gw.proxyUrl}/${name}`;
 
   before(async () => {
     collector = await new Collector().start();
@@ -100,19 +109,26 @@ for (const kong of versionsUnderTest()) describe(`a clean run in nginx + ngx_was
       seen.push({ url: req.url ?? "", headers: req.headers });
       upstreamHandler(req, body, res);
     });
-    // Kong's template, and the request body buffer kong/kong.conf ships (100k): bodies up to the
-    // default request_max_body_size_limit stay in memory, where the filter can read them.
-    nginx = await startNginx({
-      kong, upstream: upstream.url, kongTemplate: true, filters: [],
-      servers: Object.entries(CONFIGS).map(([name, config]): ServerSpec => ({
-        filters: [{ config: { application_id: `clean-${name}`, api_endpoint: collector.url, batch_max_wait: 100, ...config } }],
-        location: ["client_body_buffer_size 100k;"],
-      })).concat([{ filters: [{ wasm: "build/noop.wasm", name: "noop", config: "" }], location: [] }]),
+    gw = await startKong({
+      bin: KONG_BIN, version: KONG_VERSION, filters: [BUILT.moesif(), BUILT.noop()],
+      extra: { nginx_http_client_body_buffer_size: "100k" },
+      config: {
+        services: [{
+          name: "clean", url: upstream.url,
+          routes: [
+            ...Object.entries(CONFIGS).map(([name, config]) => ({
+              name, paths: [`/${name}`], strip_path: true,
+              filters: [{ name: "moesif", config: { application_id: `clean-${name}`, api_endpoint: collector.url, batch_max_wait: 100, ...config } }],
+            })),
+            { name: "noop", paths: ["/noop"], strip_path: true, filters: [{ name: "noop" }] },
+          ],
+        }],
+      },
     });
   });
 
   after(async () => {
-    await nginx?.stop();
+    await gw?.stop();
     await upstream?.close();
     await collector?.close();
   });
@@ -121,7 +137,7 @@ for (const kong of versionsUnderTest()) describe(`a clean run in nginx + ngx_was
     const names = Object.keys(CONFIGS);
     for (const [k, name] of names.entries()) {
       for (const c of calls) {
-        const r: RawResponse = await send(nginx.servers[k].url, { method: c.method, path: c.path, headers: c.headers, body: c.body });
+        const r: RawResponse = await send(urlOf(name), { method: c.method, path: c.path, headers: c.headers, body: c.body });
         assert.equal(r.status, c.status, `${name}: ${c.name}`);
         if (c.path === "/large-response") assert.equal(r.body.length, largeResponse.length, "the whole response reached the client");
       }
@@ -129,7 +145,7 @@ for (const kong of versionsUnderTest()) describe(`a clean run in nginx + ngx_was
     await collector.waitForEvents(names.length * calls.length, 15000);
     for (const name of names) {
       const events = byApp(`clean-${name}`);
-      assert.deepEqual(events.map((e) => new URL(e.request.uri).pathname + new URL(e.request.uri).search).sort(), calls.map((c) => c.path).sort(), name);
+      assert.deepEqual(events.map((e) => new URL(e.request.uri).pathname + new URL(e.request.uri).search).sort(), calls.map((c) => `/${name}${c.path}`).sort(), name);
       const post = events.find((e) => e.request.uri.endsWith("/items/post"))!;
       assert.deepEqual(post.request.body, { name: "widget", tags: ["a", "b"] });
       const gz = events.find((e) => e.request.uri.endsWith("/items/gzip"))!;
@@ -146,27 +162,27 @@ for (const kong of versionsUnderTest()) describe(`a clean run in nginx + ngx_was
     }
     assert.deepEqual(collector.rejected, []);
     assert.deepEqual(collector.filterViolations.map((v) => v.problems), []);
-    if (kong.startsWith("3.4")) {
+    if (!PROFILE.rulesLoad) {
       // Said once per filter configuration (root context): two here.
-      assert.equal(filterLines(nginx.log(), "warn").filter((l) => l.includes("governance rules from /v1/rules are off")).length, names.length);
+      assert.equal(filterLines(gw.log(), "warn").filter((l) => l.includes("governance rules from /v1/rules are off")).length, names.length);
     }
-    assert.ok(filterLines(nginx.log(), "info").some((l) => /moesif: /.test(l)), "debug: true logs at info");
+    assert.ok(filterLines(gw.log(), "info").some((l) => /moesif: /.test(l)), "debug: true logs at info");
   });
 
   test("120 request headers pass through whole; the event has the 96 NWM hands over and says so", async () => {
     const before = byApp("clean-default").length;
-    const r = await send(nginx.servers[0].url, { path: "/many/120", headers: short(120) });
+    const r = await send(urlOf("default"), { path: "/many/120", headers: short(120) });
     assert.equal(r.status, 200);
-    const up = seen.find((s) => s.url === "/many/120")!;
+    const up = seen.find((s) => s.url === "/many/120");
+    assert.ok(up, "the upstream got the call");
     for (let i = 0; i < 120; i++) assert.equal(up.headers[`h${i}`], "v", `the upstream got h${i}`);
-    assert.equal((await send(nginx.servers[0].url, { path: "/many-response-headers" })).status, 200);
-    const end = Date.now() + 15000;
-    while (byApp("clean-default").length < before + 2 && Date.now() < end) await new Promise((res) => setTimeout(res, 50));
+    assert.equal((await send(urlOf("default"), { path: "/many-response-headers" })).status, 200);
+    await until(() => byApp("clean-default").length >= before + 2, 15000);
     const events = byApp("clean-default");
     const e = events.find((x) => x.request.uri.endsWith("/many/120"))!;
     assert.ok(e, "the event of the 120-header call");
-    // The client sent Host and Connection besides h0…h119: 122, of which NWM's map holds 96 (100
-    // entries, its 4 pseudo-headers first: ngx_proxy_wasm_host.c:575 at 9136e463 logs the cut).
+    // The client sent Host and Connection besides h0…h119: 122, of which the map Kong's Wasm host
+    // (ngx_wasm_module) hands over holds 96 (100 entries, its 4 pseudo-headers first; it logs the cut).
     const names = Object.keys(e.request.headers!);
     assert.equal(names.length, 96 + 1, "96 headers and the transaction id the filter added");
     assert.deepEqual(names.slice(0, 3), ["host", "h0", "h1"]);
@@ -176,18 +192,18 @@ for (const kong of versionsUnderTest()) describe(`a clean run in nginx + ngx_was
     assert.equal(many.response.status, 200);
     assert.equal((many.response.headers as Record<string, string>)["content-type"], "application/json");
     assert.match(String((many.metadata as any)?.capture?.response_headers), /^truncated: \d+ of 10\d headers/);
-    assert.ok(nginx.log().includes("marshalled map truncated to 100 elements"), "NWM says what it cut (at warn)");
+    assert.ok(gw.log().includes("marshalled map truncated to 100 elements"), "Kong's Wasm host says what it cut (at warn)");
   });
 
-  const fixed = versionAtLeast(kong, "3.8.0");
+  const fixed = PROFILE.lateBodyAnswered;
   test(fixed ? "a request body that reaches nginx in two goes is answered"
     : "a request body that reaches nginx in two goes hangs the request, with the no-op filter too (NWM before 3dbf52ae)", async () => {
     // The head and half the body, then the rest 200 ms later: nginx's first read of the body ends
     // in EAGAIN. Before 3dbf52ae (NWM 96b4e27e, Kong 3.8) the content phase is never resumed after
     // it; ngx_http_wasm_content (src/http/ngx_http_wasm_module.c) gained the req_body_waited path there.
-    const split = (port: number) => new Promise<string>((resolve) => {
-      const s = net.connect(port, "127.0.0.1", () => {
-        s.write("POST /split HTTP/1.1\r\nHost: api.example.com\r\nContent-Type: text/plain\r\nContent-Length: 200\r\nConnection: close\r\n\r\n" + "x".repeat(100));
+    const split = (prefix: string) => new Promise<string>((resolve) => {
+      const s = net.connect(gw.proxyPort, "127.0.0.1", () => {
+        s.write(`POST /${prefix}/split HTTP/1.1\r\nHost: api.example.com\r\nContent-Type: text/plain\r\nContent-Length: 200\r\nConnection: close\r\n\r\n` + "x".repeat(100));
         setTimeout(() => s.write("y".repeat(100)), 200);
       });
       let answer = "";
@@ -197,12 +213,12 @@ for (const kong of versionsUnderTest()) describe(`a clean run in nginx + ngx_was
       // A hang is a hang: 3 s is only how long this waits to call it one.
       setTimeout(() => (s.destroy(), resolve("no answer")), fixed ? 15000 : 3000);
     });
-    const [moesif, noop] = await Promise.all([split(nginx.servers[0].port), split(nginx.servers[2].port)]);
+    const [moesif, noop] = await Promise.all([split("default"), split("noop")]);
     if (fixed) {
       assert.equal(moesif, "HTTP/1.1 201 Created");
       assert.equal(noop, "HTTP/1.1 201 Created");
     } else {
-      assert.equal(noop, "no answer", "NWM itself: the no-op filter hangs too");
+      assert.equal(noop, "no answer", "Kong's Wasm host itself: the no-op filter hangs too");
       assert.equal(moesif, "no answer");
     }
   });
@@ -210,7 +226,7 @@ for (const kong of versionsUnderTest()) describe(`a clean run in nginx + ngx_was
   test("error.log: no error, no trap, no crashed worker", async () => {
     // A few ticks more, so that what the last batches' answers did is in the log too.
     await new Promise((res) => setTimeout(res, 300));
-    assert.equal(nginx.crashes(), 0);
-    assert.deepEqual(nginx.badLines(), []);
+    assert.deepEqual(gw.workerExits(), []);
+    assert.deepEqual(gw.badLines(), []);
   });
 });
