@@ -1002,6 +1002,9 @@ export class KongWasmHost {
     if (set !== undefined) return Buffer.from(set, "utf8");
     if (name === "nginx_version") return Buffer.from(versionAtLeast(this.kongVersion, "3.7.0") ? "1.25.3" : "1.21.4");
     if (name === "sent_http_content_type") return firstValue(s.responseHeaders, "content-type");
+    // Kong's nginx template sets it in every proxied location (kong/templates/nginx_kong.lua,
+    // `set $kong_proxy_mode 'http'`): how the filter tells Kong 3.4/3.5, which has no kong.version.
+    if (name === "kong_proxy_mode") return Buffer.from("http");
     return null;
   }
 
