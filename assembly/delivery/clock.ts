@@ -9,21 +9,22 @@
 export const MAX_STEP_MS: i64 = 1000;
 
 export class MonoClock {
-  /** The highest wall reading so far; -1 before the first. */
-  private wallMs: i64 = -1;
+  /** The last wall reading. */
+  private wallMs: i64 = 0;
+  private started: bool = false;
   /** Monotonic milliseconds since the first reading (starts at 0). */
   nowMs: i64 = 0;
 
   /** Takes a wall-clock reading (ms since the epoch) and returns the monotonic time. */
   read(wallMs: i64): i64 {
-    if (this.wallMs < 0) {
+    if (!this.started) {
+      this.started = true;
       this.wallMs = wallMs;
       return this.nowMs;
     }
     const d = wallMs - this.wallMs;
-    if (d <= 0) return this.nowMs;
-    this.nowMs += d < MAX_STEP_MS ? d : MAX_STEP_MS;
     this.wallMs = wallMs;
+    if (d > 0) this.nowMs += d < MAX_STEP_MS ? d : MAX_STEP_MS;
     return this.nowMs;
   }
 }

@@ -6,6 +6,8 @@
 export const KIND_BATCH: i32 = 1;
 export const KIND_CONFIG: i32 = 2;
 export const KIND_RULES: i32 = 3;
+export const DROP_RETRIES: i32 = 1;
+export const DROP_REJECTED: i32 = 2;
 /** Ghosts kept at most: the oldest is forgotten first (its batch then counts as it stood). */
 const MAX_GHOSTS = 16;
 
@@ -24,8 +26,11 @@ export class Batch {
   delivered: bool = false;
   /** Calls of this batch presumed lost that may still be answered. */
   ghosts: i32 = 0;
-  /** Its attempts ran out while a ghost could still answer: counted dropped when the last ghost is given up. */
-  dropPending: bool = false;
+  /**
+   * Dropped while a call of it presumed lost could still answer (DROP_RETRIES, DROP_REJECTED):
+   * counted so when the last such call is given up, or delivered if one is answered 2xx.
+   */
+  dropPending: i32 = 0;
   constructor(public events: Array<Uint8Array>, public firstMs: i64) {
     this.count = events.length;
     for (let i = 0; i < events.length; i++) this.bytes += events[i].length;

@@ -3,7 +3,7 @@
 // all, after the batch was sent again), retried, or dropped — and a drop waits while a call of it
 // presumed lost may still be answered, so that no event is ever counted both delivered and dropped.
 import { Stats } from "./stats";
-import { Batch, Call } from "./inflight";
+import { Batch, Call, DROP_RETRIES, DROP_REJECTED } from "./inflight";
 import { RetryScheduler } from "./retry";
 import { Reports } from "./reports";
 import { random01 } from "../codec/random";
@@ -13,20 +13,21 @@ export class Ledger {
 
   /** A ghost given up: a batch whose attempts ran out meanwhile is now counted dropped. */
   forget(g: Call): void {
-    const b = g.batch!;
-    if (b.ghosts == 0 && b.dropPending) {
-      b.dropPending = false;
-      this.stats.droppedRetries += <u64>b.count;
-    }
+    this.settle(g.batch!);
+  }
+
+  /** A pending drop is counted once no call of the batch may still answer. */
+  private settle(b: Batch): void {
+    if (b.ghosts > 0 || b.dropPending == 0) return;
+    if (b.dropPending == DROP_REJECTED) this.stats.droppedRejected += <u64>b.count;
+    else this.stats.droppedRetries += <u64>b.count;
+    b.dropPending = 0;
   }
 
   /** A call presumed lost was answered after all. */
   late(b: Batch, ok: bool): void {
     if (!ok) {
-      if (b.ghosts == 0 && b.dropPending) {
-        b.dropPending = false;
-        this.stats.droppedRetries += <u64>b.count;
-      }
+      this.settle(b);
       return;
     }
     if (b.delivered) {
@@ -36,7 +37,7 @@ export class Ledger {
     // Waiting for its retry, or its attempts used up: delivered, not sent again. Out again: delivered
     // now, and that call's 2xx will be the duplicate.
     this.retries.remove(b);
-    b.dropPending = false;
+    b.dropPending = 0;
     this.deliver(b);
     this.reports.lateAnswer(b);
   }
@@ -64,15 +65,16 @@ export class Ledger {
     }
     b.events = [];
     // A call of it presumed lost may still be answered: counted once that call is given up.
-    if (b.ghosts > 0) b.dropPending = true;
-    else this.stats.droppedRetries += <u64>b.count;
+    b.dropPending = DROP_RETRIES;
     this.reports.exhausted(b, reason, this.stats, nowMs);
+    this.settle(b);
   }
 
   /** The collector refused the batch itself: sending it again would not help. */
   reject(b: Batch, status: i32, nowMs: i64): void {
-    this.stats.droppedRejected += <u64>b.count;
     b.events = [];
+    b.dropPending = DROP_REJECTED;
     this.reports.rejected(b, status, this.stats, nowMs);
+    this.settle(b);
   }
 }

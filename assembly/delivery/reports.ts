@@ -80,14 +80,14 @@ export class Reports {
     const held = this.dropLog.allow(nowMs);
     if (held < 0) return;
     this.add(LOG_ERROR, "moesif: collector " + reason + "; dropped a batch of " + b.count.toString() + " events after " +
-      b.attempts.toString() + " attempts (" + (stats.droppedRetries + (b.dropPending ? <u64>b.count : 0)).toString() + " dropped so far)" + heldNote(held));
+      b.attempts.toString() + " attempts (" + (stats.droppedRetries + <u64>b.count).toString() + " dropped so far)" + heldNote(held));
   }
 
   rejected(b: Batch, status: i32, stats: Stats, nowMs: i64): void {
     const held = this.dropLog.allow(nowMs);
     if (held < 0) return;
     this.add(LOG_ERROR, "moesif: collector refused a batch of " + b.count.toString() + " events with status " + status.toString() +
-      "; dropped (" + stats.droppedRejected.toString() + " rejected so far)" + heldNote(held));
+      "; dropped (" + (stats.droppedRejected + <u64>b.count).toString() + " rejected so far)" + heldNote(held));
   }
 
   lateAnswer(b: Batch): void {
