@@ -1,135 +1,21 @@
 // The delivery engine's eight findings (issue 30), each in the project's own host at Kong's
-// per-version rules, on virtual time: the filter's clock, the collector's answers and NWM's timers
-// all run on test clocks, so ten minutes of traffic take seconds. The collector is in-process
-// (virtualDispatch): it counts every event by transaction_id, answers when told, or never.
+// per-version rules, on virtual time (tests/support/virtual-delivery.ts): the filter's clock, the
+// collector's answers and NWM's timers all run on test clocks, so ten minutes of traffic take
+// seconds. The collector is in-process: it counts every event by transaction_id, answers when told,
+// or never.
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { KongWasmHost, RequestState, VirtualAnswer } from "../host/kong-host.ts";
-import { moesifWasm, assertHostClean } from "../support/harness.ts";
+import { readFileSync } from "node:fs";
+import { assertHostClean } from "../support/harness.ts";
 import { versionAtLeast } from "../host/nwm.ts";
+import { Sim, tagged, configHanging as hanging } from "../support/virtual-delivery.ts";
 
-type Pair = [string, Buffer];
-const START = Date.UTC(2026, 0, 1, 12, 0, 0);
-
-/** A GET with a small JSON answer, at `startMs`. */
-function request(i: number, startMs: number): RequestState {
-  return {
-    method: "GET", scheme: "http", requestUri: `/q/${i}`, uri: `/q/${i}`, args: "", serverName: "kong", serverPort: 8000,
-    remoteAddr: "10.0.0.1", remotePort: 1, protocol: "HTTP/1.1", startMs, requestHeaders: [["host", Buffer.from("api.example.com")]],
-    requestBody: null, responseHeaders: [["content-type", Buffer.from("application/json")]], responseChunk: null, status: 200,
-    headersSent: false, responseStarted: false, bodyBytesSent: 2, connectionId: i,
-  };
-}
-
-interface SimOptions {
-  kongVersion: string;
-  config?: Record<string, unknown>;
-  /** How the collector treats the n-th batch call, of `events` events (default: 201 after 100 ms). */
-  batch?: (n: number, events: number) => VirtualAnswer;
-  /** How it treats GET /v1/config (default: 200 after 100 ms). */
-  config_?: () => VirtualAnswer;
-  /** Set ngx.kong_version on every request (plain nginx declaring its release); "" declares nothing. */
-  declare?: string;
-  /** Plain nginx with NWM at this version's pin, not Kong. */
-  plainNginx?: boolean;
-  /** A response body for every request (default "{}"). */
-  responseBody?: Buffer;
-}
-
-const path = (headers: Pair[]) => headers.find(([k]) => k === ":path")![1].toString();
-const tagged = (): Pair[] => [["x-moesif-config-etag", Buffer.from("etag-1")], ["x-moesif-rules-tag", Buffer.from("rules-1")]];
-
-/** The filter in the test host, on a wall clock and a real (monotonic) clock the test moves. */
-class Sim {
-  wall = START;
-  real = START;
-  host: KongWasmHost;
-  /** transaction_id → how many times the collector accepted it. */
-  received = new Map<string, number>();
-  sent = 0;
-  batchCalls: { at: number; events: number }[] = [];
-  configCalls = 0;
-  /** The most calls out at once (dispatched, not yet ended by an answer or NWM's timers). */
-  maxOut = 0;
-  private n = 0;
-
-  constructor(private o: SimOptions) {
-    const config = { application_id: "engine", ...(o.config ?? {}) };
-    this.host = new KongWasmHost(moesifWasm(), [{ name: "moesif", config: JSON.stringify(config) }], {
-      autoTick: false, kongVersion: o.kongVersion, clock: () => this.wall, timerClock: () => this.real, plainNginx: o.plainNginx,
-      virtualDispatch: (call) => this.dispatch(call.headers, call.body),
-    });
-    this.host.start();
-  }
-
-  private dispatch(headers: Pair[], body: Buffer): VirtualAnswer {
-    // The host has this call among its calls already: count those not yet ended.
-    this.maxOut = Math.max(this.maxOut, this.host.calls.filter((c) => !c.outcome).length);
-    const p = path(headers);
-    const ends = (a: VirtualAnswer): VirtualAnswer => a;
-    if (p === "/v1/events/batch") {
-      const events = JSON.parse(body.toString()) as { transaction_id: string }[];
-      this.batchCalls.push({ at: this.real - START, events: events.length });
-      const a = (this.o.batch ?? (() => ({ afterMs: 100, status: 201, headers: tagged() })))(this.batchCalls.length, events.length);
-      if (!("hang" in a) && a.status >= 200 && a.status < 300) {
-        for (const e of events) this.received.set(e.transaction_id, (this.received.get(e.transaction_id) ?? 0) + 1);
-      }
-      return ends(a);
-    }
-    if (p === "/v1/config") {
-      this.configCalls++;
-      return ends((this.o.config_ ?? (() => ({ afterMs: 100, status: 200, headers: tagged(), body: Buffer.from("{}") })))());
-    }
-    return ends({ afterMs: 100, status: 200, headers: tagged(), body: Buffer.from("[]") });
-  }
-
-  /** One request through the filter. */
-  request(): void {
-    const s = request(this.n++, this.wall);
-    if (this.o.declare !== undefined && this.o.declare !== "") s.ngxVars = { kong_version: this.o.declare };
-    this.host.newStream(s).runAll([this.o.responseBody ?? Buffer.from("{}")]);
-    this.sent++;
-  }
-
-  /** Real time passes by `ms` (the wall clock with it, unless `wallMs` says otherwise), then a tick. */
-  step(ms: number, wallMs = ms): void {
-    this.real += ms;
-    this.wall += wallMs;
-    // Calls end when their answer comes or NWM's timer fires (a hang: its timeout argument).
-    this.host.runDue();
-    this.host.tickAll();
-  }
-
-  /** `seconds` of traffic at `rate` requests/s, ticking every 20 ms. */
-  traffic(rate: number, seconds: number, each?: (t: number) => void): void {
-    let due = 0;
-    for (let t = 0; t < seconds * 1000; t += 20) {
-      due += (rate * 20) / 1000;
-      while (due >= 1) {
-        this.request();
-        due--;
-      }
-      each?.(t);
-      this.step(20);
-    }
-  }
-
-  /** Quiet time until nothing is queued or out (at most `seconds`). */
-  drain(seconds = 120): void {
-    for (let t = 0; t < seconds * 1000; t += 20) this.step(20);
-  }
-
-  delivered(): number {
-    return this.received.size;
-  }
-
-  duplicates(): number {
-    return [...this.received.values()].filter((n) => n > 1).length;
-  }
-
-  warns(): string[] {
-    return this.host.logs.filter((l) => l.source === "filter" && (l.level === "warn" || l.level === "error")).map((l) => l.message);
-  }
+/** The headline run, with its figures printed (BENCHMARKS.md §9b has them from `npm run bench`). */
+function configHanging(kongVersion: string): Sim {
+  const { sim, ratio, longestGapMs } = hanging(kongVersion);
+  console.log(`Kong ${kongVersion}, /v1/config never answering, 200 req/s for 10 min: ${(ratio * 100).toFixed(2)}% delivered ` +
+    `(${sim.delivered()} of ${sim.sent}), ${sim.configCalls} config fetches, longest gap between batch calls ${(longestGapMs / 1000).toFixed(1)} s`);
+  return sim;
 }
 
 describe("finding 1: the wall clock steps back 50 ms, back an hour, forward 2 minutes", () => {
@@ -155,18 +41,6 @@ describe("finding 1: the wall clock steps back 50 ms, back an hour, forward 2 mi
     });
   }
 });
-
-/** At 200 requests/s for 10 minutes with GET /v1/config never answering (https://api.moesif.net, the default endpoint). */
-function configHanging(kongVersion: string): Sim {
-  const sim = new Sim({ kongVersion, config_: () => ({ hang: true }) });
-  sim.traffic(200, 600);
-  sim.drain(60);
-  const ratio = sim.delivered() / sim.sent;
-  const gaps = sim.batchCalls.slice(1).map((b, i) => b.at - sim.batchCalls[i].at);
-  console.log(`Kong ${kongVersion}, /v1/config never answering, 200 req/s for 10 min: ${(ratio * 100).toFixed(2)}% delivered ` +
-    `(${sim.delivered()} of ${sim.sent}), ${sim.configCalls} config fetches, longest gap between batch calls ${(Math.max(...gaps) / 1000).toFixed(1)} s`);
-  return sim;
-}
 
 describe("finding 2: a lost fetch does not hold the only call slot", () => {
   for (const kongVersion of ["3.7.1", "3.8.0"]) {
@@ -343,5 +217,22 @@ describe("finding 7: the adaptive limit follows the need (Kong 3.6)", () => {
     assert.ok(steadyMax >= 10 && steadyMax <= 20, `steady traffic had ${steadyMax} calls out`);
     assert.ok(slowMax <= 2 * steadyMax, `${slowMax} calls out in the first 3 s of slow answers, after a need of ${steadyMax}`);
     assert.equal(sim.delivered(), sim.sent, sim.warns().join("\n"));
+  });
+});
+
+describe("finding 8: the README tells delivery as it is", () => {
+  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  const section = readme.slice(readme.indexOf("## Delivery and reliability"), readme.indexOf("## Configuration"));
+
+  test("an idle worker still fetches every 5 minutes; a batch is sent at 1 MB and may hold up to 2 MB", () => {
+    assert.match(section, /An idle worker still fetches `\/v1\/config` \(and\s+`\/v1\/rules`\) every 5 minutes/);
+    assert.doesNotMatch(section, /makes no call while nothing is queued/);
+    assert.match(section, /once its events reach 1 MB;[\s\S]{0,120}may hold up to 2 MB/);
+  });
+
+  test("it says how the clock, late answers, lost fetches and undeclared hosts are handled", () => {
+    for (const words of ["**Clock.**", "**Late answers.**", "**Fetches do not hold batches up.**", "`ngx.kong_version`", "map $host $kong_version", "never longer than `max_retry_age`"]) {
+      assert.ok(section.includes(words), `the delivery section says ${words}`);
+    }
   });
 });
