@@ -192,7 +192,7 @@ export class DeliveryCore {
     const call = this.table.take(token);
     if (call === null) {
       const ghost = this.table.takeGhost(token);
-      if (ghost !== null) this.ledger.late(ghost.batch!, o.status >= 200 && o.status < 300);
+      if (ghost !== null) this.ledger.late(ghost.batch!, o.status >= 200 && o.status < 300, nowMs);
       return;
     }
     if (call.kind != KIND_BATCH) {
@@ -203,7 +203,7 @@ export class DeliveryCore {
     const ok = o.status >= 200 && o.status < 300;
     // Delivered already by a call of it presumed lost that was answered after all.
     if (b.delivered) {
-      if (ok) this.ledger.duplicate(b);
+      if (ok) this.ledger.duplicate(b, nowMs);
       return;
     }
     if (ok) {

@@ -25,13 +25,13 @@ export class Ledger {
   }
 
   /** A call presumed lost was answered after all. */
-  late(b: Batch, ok: bool): void {
+  late(b: Batch, ok: bool, nowMs: i64): void {
     if (!ok) {
       this.settle(b);
       return;
     }
     if (b.delivered) {
-      this.duplicate(b);
+      this.duplicate(b, nowMs);
       return;
     }
     // Waiting for its retry, or its attempts used up: delivered, not sent again. Out again: delivered
@@ -39,7 +39,7 @@ export class Ledger {
     this.retries.remove(b);
     b.dropPending = 0;
     this.deliver(b);
-    this.reports.lateAnswer(b);
+    this.reports.lateAnswer(b, nowMs);
   }
 
   deliver(b: Batch): void {
@@ -50,9 +50,9 @@ export class Ledger {
     this.stats.bytes += <u64>b.sentBytes;
   }
 
-  duplicate(b: Batch): void {
+  duplicate(b: Batch, nowMs: i64): void {
     this.stats.duplicated += <u64>b.count;
-    this.reports.duplicate(b, this.stats);
+    this.reports.duplicate(b, this.stats, nowMs);
   }
 
   /** Schedules another attempt, or drops the batch when its attempts or age are used up. */

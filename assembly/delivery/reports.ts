@@ -13,6 +13,7 @@ export class Reports {
   private texts: Array<string> = [];
   private failLog: LogLimiter = new LogLimiter();
   private dropLog: LogLimiter = new LogLimiter();
+  private lateLog: LogLimiter = new LogLimiter();
   private dupLog: LogLimiter = new LogLimiter();
   private drops: DropReport = new DropReport();
   private statsStarted: bool = false;
@@ -90,15 +91,20 @@ export class Reports {
       "; dropped (" + (stats.droppedRejected + <u64>b.count).toString() + " rejected so far)" + heldNote(held));
   }
 
-  lateAnswer(b: Batch): void {
+  lateAnswer(b: Batch, nowMs: i64): void {
+    const held = this.lateLog.allow(nowMs);
+    if (held < 0) return;
     this.add(LOG_WARN, "moesif: collector accepted a batch of " + b.count.toString() +
-      " events after its call was presumed lost; counted delivered, not sent again");
+      " events after its call was presumed lost; counted delivered, not sent again" + heldNote(held));
   }
 
-  duplicate(b: Batch, stats: Stats): void {
+  duplicate(b: Batch, stats: Stats, nowMs: i64): void {
+    const held = this.dupLog.allow(nowMs);
+    if (held < 0) return;
     // Moesif keeps one of each transaction_id: the repeat costs bandwidth, not data.
     this.add(LOG_WARN, "moesif: collector accepted a batch of " + b.count.toString() + " events a second time (a call presumed lost" +
-      " was answered after it was sent again); the collector drops the repeat by transaction_id (" + stats.duplicated.toString() + " events so far)");
+      " was answered after it was sent again); the collector drops the repeat by transaction_id (" + stats.duplicated.toString() +
+      " events so far)" + heldNote(held));
   }
 
   fetchesOff(opts: SenderOptions, undeclared: bool): void {

@@ -72,10 +72,6 @@ export class Sender extends AppData {
     this.core.data = this;
   }
 
-  get heldBytes(): i64 {
-    return this.core.heldBytes;
-  }
-
   /** Whether an event could be queued at all: checked before it is built. Counts the drop when not. */
   admits(): bool {
     return this.core.admits();
