@@ -48,6 +48,7 @@ export class DeliveryCore {
   private blockedMs: i64 = 0;
   private blocked: bool = false;
   private metricsDue: bool = false;
+  private snapshot: DeliveryState = new DeliveryState();
   private tls: bool;
   private resolves: bool;
 
@@ -251,9 +252,9 @@ export class DeliveryCore {
     this.blockedMs = nowMs;
   }
 
-  /** What the drop line says of the sender's state. */
+  /** What the drop line says of the sender's state (one object, refilled at each tick). */
   private state(): DeliveryState {
-    const s = new DeliveryState();
+    const s = this.snapshot;
     s.queued = this.queue.length;
     s.maxEvents = this.queue.maxEvents;
     s.heldBytes = this.heldBytes;
