@@ -11,6 +11,7 @@ import { profile, namedBuild, moduleOf, layerOf } from "./size.ts";
 import { profileWasm, purposeOf, sumBy, TimeProfile } from "./profile.ts";
 import { throughput } from "./throughput.ts";
 import { gatewayKong, GatewayKong, renderGatewayKong, LAST_MEASURED } from "./gateway-kong.ts";
+import { configHanging } from "../tests/support/virtual-delivery.ts";
 
 const QUICK = process.env.BENCH_QUICK === "1";
 const N = QUICK ? 500 : 20000;
@@ -304,6 +305,17 @@ async function main() {
   out();
   out(`A quiet worker (one call a second for ${tp.quiet.seconds} s, batch_max_wait 1000 ms): ${tp.quiet.batches} batch calls for ${tp.quiet.sent} calls — at most one per batch_max_wait, and none while nothing is queued.`);
   out();
+  out(HANGING_TITLE);
+  out();
+  out(HANGING_TEXT);
+  out();
+  out("| Kong | delivered | config fetches | longest gap between batch calls |");
+  out("|---|---|---|---|");
+  for (const v of ["3.7.1", "3.8.0", "3.9.1"]) {
+    const { sim, ratio, longestGapMs } = configHanging(v);
+    out(`| ${v} | ${f(100 * ratio)}% (${sim.delivered()} of ${sim.sent}) | ${sim.configCalls} | ${f(longestGapMs / 1000, 1)} s |`);
+  }
+  out();
 
   const kong = await inKong();
   // The CPU split of Kong's worker was measured with perf on a build of Kong's Wasm host that is no
@@ -406,6 +418,9 @@ main().catch((e) => {
   console.error(e);
   process.exit(1);
 });
+
+const HANGING_TITLE = "### 9b. Delivery with GET /v1/config never answering (the project's own host, virtual time)";
+const HANGING_TEXT = "Issue 30's headline: 200 requests/s for 10 minutes (GET calls with a small JSON answer) with the default configuration and endpoint (https://api.moesif.net, batch_size 500, event_queue_bytes 4 MiB), the collector answering every batch in 100 ms and never answering GET /v1/config; the filter's clock, NWM's timers and the collector's answers on virtual time (tests/support/virtual-delivery.ts; tests/integration/delivery-engine.test.ts asserts at least 97% on 3.7/3.8 and 99.5% on 3.9). On 3.7/3.8 (one call at a time, failures never reported) a fetch with no answer holds the one place until ngx_wasm_module's timers for a small GET have surely run out (the resolver's 30 s, five 2 s steps, a second: 41 s), and the next is 5 minutes later: the events that overflow event_queue_bytes during those two waits are the ones not delivered (counted as dropped). On 3.9 the host reports the fetch's timeout after 2 s. Before issue 30: 68.9% on 3.7/3.8 in this run's setup (a fetch held the place for 56 s, and was tried again 1 s later).";
 
 /** The build before issue 14, measured beside the current one (sections 1b and 7). */
 const PREVIOUS_BUILD = "bench/baseline/moesif-previous.wasm";

@@ -6,7 +6,10 @@
 // it grows while answers come back clean and fast and the limit is what holds delivery back — a
 // full batch is waiting for a place — (by one per answer, so doubling every round trip, until the
 // first sign of trouble; then by one per round trip), and it is halved on trouble (a slow answer, a timeout, 429, 5xx, a failed
-// connection), at most once per round of calls, so one bad moment does not collapse it.
+// connection), at most once per round of calls, so one bad moment does not collapse it. And it
+// follows the need: it shrinks toward twice what was really in flight over the last seconds
+// (concurrency.ts), so a limit grown in a busy minute is not spent at once on a collector that
+// has since slowed down.
 export const INITIAL_CALLS: i32 = 4;
 /**
  * Calls in flight stay under this however fast the collector answers: each is a socket and a copy
@@ -19,7 +22,7 @@ export class CallLimit {
   /** Below it the window doubles per round trip; at and above, it grows by one per round trip. */
   private threshold: f64 = <f64>MAX_CALLS;
   /** Calls sent before the last cut cannot cut again: they were already in flight when it came. */
-  private cutMs: u64 = 0;
+  private cutMs: i64 = 0;
   private cut: bool = false;
 
   /** Batch calls that may be in flight now. */
@@ -38,11 +41,16 @@ export class CallLimit {
   }
 
   /** A call sent at `sentMs` met trouble at `nowMs`. */
-  trouble(sentMs: u64, nowMs: u64): void {
+  trouble(sentMs: i64, nowMs: i64): void {
     if (this.cut && sentMs <= this.cutMs) return;
     this.threshold = max(1.0, Math.floor(this.window / 2));
     this.window = this.threshold;
     this.cutMs = nowMs;
     this.cut = true;
+  }
+
+  /** Shrinks the limit to at most `cap` calls (the recent need ×2); the threshold stays. */
+  capAt(cap: i32): void {
+    if (this.window > <f64>cap) this.window = <f64>cap;
   }
 }

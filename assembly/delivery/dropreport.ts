@@ -5,7 +5,7 @@
 // per event. Sampled-out events are a choice, not a loss: the periodic stats line reports those.
 import { Stats } from "./stats";
 
-export const DROP_REPORT_MS: u64 = 10000;
+export const DROP_REPORT_MS: i64 = 10000;
 
 /** What the sender holds and how it sends, at the moment of the line. */
 export class DeliveryState {
@@ -18,8 +18,8 @@ export class DeliveryState {
 }
 
 export class DropReport {
-  private sinceMs: u64 = 0;
-  private reportedMs: u64 = 0;
+  private sinceMs: i64 = 0;
+  private reportedMs: i64 = 0;
   private started: bool = false;
   private reported: bool = false;
   private queueFull: u64 = 0;
@@ -29,13 +29,13 @@ export class DropReport {
   private sent: u64 = 0;
   private batches: u64 = 0;
 
-  constructor(public periodMs: u64 = DROP_REPORT_MS) {}
+  constructor(public periodMs: i64 = DROP_REPORT_MS) {}
 
   /**
    * Whether a line is due now. The first drop after a quiet period is reported at once (at the
    * next tick); while drops go on, one line per period.
    */
-  due(stats: Stats, nowMs: u64): bool {
+  due(stats: Stats, nowMs: i64): bool {
     // The counters start at zero with the filter: what was dropped before the first tick counts too.
     if (!this.started) {
       this.sinceMs = nowMs;
@@ -50,7 +50,7 @@ export class DropReport {
   }
 
   /** The line (call it when due), from the counters' growth since the last line or quiet period. */
-  line(stats: Stats, state: DeliveryState, nowMs: u64): string {
+  line(stats: Stats, state: DeliveryState, nowMs: i64): string {
     const queueFull = stats.droppedQueueFull - this.queueFull;
     const rejected = stats.droppedRejected - this.rejected;
     const retries = stats.droppedRetries - this.retries;
@@ -79,7 +79,7 @@ export class DropReport {
       stats.droppedRetries - this.retries + stats.droppedTooLarge - this.tooLarge;
   }
 
-  private restart(stats: Stats, nowMs: u64): void {
+  private restart(stats: Stats, nowMs: i64): void {
     this.sinceMs = nowMs;
     this.queueFull = stats.droppedQueueFull;
     this.rejected = stats.droppedRejected;

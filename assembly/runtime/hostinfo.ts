@@ -3,19 +3,29 @@
 // it. Properties answer only in a request, so the first request of an instance learns the host:
 // `kong.version` (Kong's Lua, 3.6+); else `ngx.kong_version`, an nginx variable an operator of plain
 // nginx with NWM may set to the Kong release whose NWM pin it runs (the project's real-host tests
-// do); else an nginx (its variables answer, as `ngx.nginx_version`) is Kong 3.4/3.5; a host with
-// neither is another proxy-wasm host (Envoy). Until then, nothing risky is assumed: no metric, no
-// second call in flight, nothing read from an answer but its status.
+// do); else an nginx with Kong's own variable `$kong_proxy_mode` (set in every proxied location of
+// kong/templates/nginx_kong.lua, `set $kong_proxy_mode 'http'`, since long before 3.4) is Kong
+// 3.4/3.5, which has no kong.version; any other nginx (its variables answer, as `ngx.nginx_version`),
+// and a version that does not parse, is a host that cannot be told: it gets the safe profile, as
+// before the first request — no metric, no second call in flight, nothing read from an answer but
+// its status. A host with no nginx variables at all is another proxy-wasm host (Envoy).
 import { Status } from "./abi";
 import { getProperty, propertyPath } from "./host";
+import { HostProfile } from "./profile";
 
 const KONG_VERSION = propertyPath("kong.version");
 const KONG_VERSION_VAR = propertyPath("ngx.kong_version");
+const KONG_PROXY_MODE = propertyPath("ngx.kong_proxy_mode");
 const NGINX_VERSION = propertyPath("ngx.nginx_version");
 
+/** An nginx whose Kong release is not known (or a version that does not parse): the safe profile. */
+const UNKNOWN = -2;
+/** Kong 3.4 or 3.5, known by its variables, not by a version. */
+const KONG_3_5 = 305;
+
 let learnt = false;
-/** Kong's version as major * 100 + minor; 0 for Kong before 3.6; -1 for a host that is not Kong. */
-let kong: i32 = 0;
+/** Kong's version as major * 100 + minor; -1 for a host that is not nginx; UNKNOWN for an nginx that cannot be told. */
+let kong: i32 = UNKNOWN;
 
 export function hostLearnt(): bool {
   return learnt;
@@ -27,12 +37,27 @@ export function learnHost(): void {
   let v = getProperty(KONG_VERSION);
   if (v.status != Status.Ok) v = getProperty(KONG_VERSION_VAR);
   if (v.status == Status.Ok) {
-    kong = parseMajorMinor(v.data!);
+    const parsed = parseMajorMinor(v.data!);
+    kong = parsed >= 304 ? parsed : UNKNOWN;
+  } else if (getProperty(KONG_PROXY_MODE).status == Status.Ok) {
+    kong = KONG_3_5;
   } else {
-    const nginx = getProperty(NGINX_VERSION);
-    kong = nginx.status == Status.Ok ? 0 : -1;
+    kong = getProperty(NGINX_VERSION).status == Status.Ok ? UNKNOWN : -1;
   }
   learnt = true;
+}
+
+/** What delivery may do with this host, as a value (the safe profile until the host is known). */
+export function hostProfile(): HostProfile {
+  const p = new HostProfile();
+  p.known = learnt;
+  p.parallelCalls = hostParallelCalls();
+  p.readsAnswers = hostReadsAnswers();
+  p.reportsFailures = hostReportsFailedCalls();
+  p.dispatchesFromAnswers = hostDispatchesFromAnswers();
+  p.metrics = hostHasMetrics();
+  p.undeclared = learnt && kong == UNKNOWN;
+  return p;
 }
 
 /** "3.9.1" or "3.8.1.0" → 309 / 308; 0 when it does not start with two numbers. */
@@ -62,7 +87,7 @@ export function parseMajorMinor(b: Uint8Array): i32 {
  * ngx_proxy_wasm_hfuncs_nop, whose NYI traps; Envoy); false until the host is learnt.
  */
 export function hostHasMetrics(): bool {
-  return learnt && (kong < 0 || kong >= 308);
+  return learnt && (kong == -1 || kong >= 308);
 }
 
 /**
@@ -70,7 +95,7 @@ export function hostHasMetrics(): bool {
  * calls it; Envoy); false until the host is learnt.
  */
 export function hostReportsFailedCalls(): bool {
-  return learnt && (kong < 0 || kong >= 309);
+  return learnt && (kong == -1 || kong >= 309);
 }
 
 /**
@@ -82,7 +107,7 @@ export function hostReportsFailedCalls(): bool {
  * so the two cannot be told apart. Fixed by 5553ae05 and ddec3322, which Kong 3.6 has.
  */
 export function hostReadsAnswers(): bool {
-  return learnt && (kong < 0 || kong >= 306);
+  return learnt && (kong == -1 || kong >= 306);
 }
 
 /**
@@ -94,7 +119,7 @@ export function hostReadsAnswers(): bool {
  * until the worker cannot accept clients. Before 3.7 each answer ends its own fake request.
  */
 export function hostParallelCalls(): bool {
-  return learnt && (kong < 0 || kong < 307);
+  return learnt && (kong == -1 || (kong >= 304 && kong < 307));
 }
 
 /**
@@ -104,7 +129,7 @@ export function hostParallelCalls(): bool {
  * returns NGX_AGAIN; from 91d447ff the new call is pending): only Envoy.
  */
 export function hostDispatchesFromAnswers(): bool {
-  return learnt && kong < 0;
+  return learnt && kong == -1;
 }
 
 /** The host is Kong at or after `majorMinor` (306 for 3.6); false until the host is learnt. */

@@ -101,7 +101,45 @@ test("only runtime/ imports a package (the ABI declarations; the collector, the 
   }
 });
 
+/** Every file `file` reaches through its imports (itself included). */
+function reach(g: Map<string, string[]>, file: string, seen = new Set<string>()): Set<string> {
+  if (seen.has(file)) return seen;
+  seen.add(file);
+  for (const d of g.get(file) ?? []) reach(g, d, seen);
+  return seen;
+}
+
+// Delivery is a deterministic core driven by a thin host-facing adapter (issue 30): only the
+// adapter (sender.ts) and the metrics it hands over (metrics.ts) may reach the host's functions
+// or the host's identity; everything else in delivery/ runs, and is unit-tested, without a host.
+const DELIVERY_HOST_FACING = new Set(["delivery/sender.ts", "delivery/metrics.ts"]);
+const HOST_MODULES = ["runtime/host.ts", "runtime/hostinfo.ts"];
+
+test("delivery's core reaches no host function nor host global: only its adapter does", () => {
+  const offenders: string[] = [];
+  for (const f of rel.keys()) {
+    if (!f.startsWith("delivery/") || DELIVERY_HOST_FACING.has(f)) continue;
+    const reached = [...reach(rel, f)].filter((r) => HOST_MODULES.includes(r));
+    if (reached.length > 0) offenders.push(`${f} → ${reached.join(", ")}`);
+  }
+  assert.deepEqual(offenders, []);
+});
+
+test("no class in delivery/ is over 250 lines", () => {
+  const long: string[] = [];
+  for (const f of files.filter((f) => relative(root, f).startsWith("delivery/"))) {
+    const lines = readFileSync(f, "utf8").split("\n");
+    lines.forEach((line, i) => {
+      if (!/^(export )?(abstract )?class /.test(line)) return;
+      const end = lines.findIndex((l, j) => j > i && l === "}");
+      if (end - i + 1 > 250) long.push(`${relative(root, f)}:${i + 1} ${line.split("{")[0].trim()} is ${end - i + 1} lines`);
+    });
+  }
+  assert.deepEqual(long, []);
+});
+
 test("the checks find what they look for", () => {
+  assert.deepEqual([...reach(new Map([["a", ["b"]], ["b", ["c"]], ["c", []]]), "a")], ["a", "b", "c"]);
   assert.deepEqual(layerViolations([["capture/ip.ts", "filter/root.ts"], ["codec/bytes.ts", "event/model.ts"], ["filter/root.ts", "capture/ip.ts"]]),
     ["capture/ip.ts → filter/root.ts", "codec/bytes.ts → event/model.ts"]);
   assert.deepEqual(cycles(new Map([["a", ["b"]], ["b", ["c"]], ["c", ["a"]], ["d", ["a"]]])), ["a → b → c → a"]);

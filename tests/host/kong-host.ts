@@ -60,7 +60,27 @@ export interface HostOptions {
   timeRootCalls?: boolean;
   /** Answer dispatches in-process instead of over the network (benchmarks). */
   dispatchStub?: (call: { upstream: string; headers: Pair[]; body: Buffer }) => { status: number; headers?: Pair[]; body?: Buffer };
+  /**
+   * Answer dispatches in-process on the test's clock: each call's answer (or hang) is decided at
+   * dispatch and delivered by runDue() once the clock reaches it. A call that hangs ends as NWM's
+   * read timer ends it, after its timeout argument (each step has its own timer, ngx_wasm_socket_tcp.c):
+   * the filter hears of it from Kong 3.9 only.
+   */
+  virtualDispatch?: (call: { upstream: string; headers: Pair[]; body: Buffer; timeoutMs: number }) => VirtualAnswer;
+  /**
+   * The clock virtual answers and timers run on (default: `clock`): nginx's timers follow its
+   * monotonic ngx_current_msec, so a test that steps the wall clock gives them a clock of their own.
+   */
+  timerClock?: () => number;
+  /**
+   * Plain nginx with NWM at this Kong version's pin, not Kong: no kong.version, no $kong_proxy_mode
+   * (the release is then known only if a request declares it, as ngx.kong_version).
+   */
+  plainNginx?: boolean;
 }
+
+/** What a virtual collector does with a call: answer after `afterMs`, or never (`hang`). */
+export type VirtualAnswer = { afterMs: number; status: number; headers?: Pair[]; body?: Buffer } | { hang: true };
 
 /** Thrown from a host function to make the call into wasm trap, as NWM does. */
 export class HostTrap extends Error {}
@@ -190,6 +210,9 @@ export class KongWasmHost {
    */
   readonly leaks: { token: number; why: string }[] = [];
   readonly calls: PendingCall[] = [];
+  /** With virtualDispatch: the outcomes to deliver, at their time on the test's clock. */
+  private scheduled: { at: number; seq: number; run: () => void }[] = [];
+  private seq = 0;
   /** Times the module was instantiated (1 + instances replaced after traps). */
   instantiations = 0;
   /** Times a filter answered Pause (a capture filter never should). */
@@ -1013,7 +1036,8 @@ export class KongWasmHost {
    * table to its pool, which clears it (release_table(CTX_NS, ctx), kong/init.lua:1847 at 3.9.3).
    */
   private kongProperty(stream: HttpStream, path: string): Buffer | null {
-    if (!this.nwm.kongProperties) return null;
+    // Plain nginx with NWM runs no Kong Lua: no getter answers.
+    if (!this.nwm.kongProperties || this.opts.plainNginx) return null;
     const cached = stream.kongConstants.get(path);
     if (cached !== undefined) return cached;
     if (path === "kong.response.source") throw new HostTrap("kong.response.source: its getter is broken in Kong and traps");
@@ -1060,6 +1084,9 @@ export class KongWasmHost {
     if (set !== undefined) return Buffer.from(set, "utf8");
     if (name === "nginx_version") return Buffer.from(versionAtLeast(this.kongVersion, "3.7.0") ? "1.25.3" : "1.21.4");
     if (name === "sent_http_content_type") return firstValue(s.responseHeaders, "content-type");
+    // Kong's nginx template sets it in every proxied location (kong/templates/nginx_kong.lua,
+    // `set $kong_proxy_mode 'http'`): how the filter tells Kong 3.4/3.5, which has no kong.version.
+    if (name === "kong_proxy_mode") return this.opts.plainNginx ? null : Buffer.from("http");
     return null;
   }
 
@@ -1174,6 +1201,15 @@ export class KongWasmHost {
       setImmediate(() => finish({ error: { status: "tls handshake failure", detail: `could not derive tls sni from host ("${target.host}")` } }));
       return Status.Ok;
     }
+    if (this.opts.virtualDispatch) {
+      const a = this.opts.virtualDispatch({ upstream, headers: pairs, body, timeoutMs });
+      const at = this.timerNow() + ("hang" in a ? timeoutMs || 60000 : a.afterMs);
+      const run = "hang" in a
+        ? () => finish({ error: { status: "timeout", detail: `timed out reading from "${upstream}"` } })
+        : () => finish({ status: a.status, list: a.headers ?? [], body: a.body ?? Buffer.alloc(0) });
+      this.scheduled.push({ at, seq: this.seq++, run });
+      return Status.Ok;
+    }
     if (this.opts.dispatchStub) {
       const answer = this.opts.dispatchStub({ upstream, headers: pairs, body });
       setImmediate(() => finish({ status: answer.status, list: answer.headers ?? [], body: answer.body ?? Buffer.alloc(0) }));
@@ -1213,6 +1249,27 @@ export class KongWasmHost {
   private leak(token: number, why: string): void {
     this.leaks.push({ token, why });
     this.hostLog("alert", `(emulated) the fake request of root call ${token} is never finalised: ${why}; a worker_connections slot is lost`);
+  }
+
+  /** With virtualDispatch: delivers every outcome due by now on the test's clock, in order. */
+  runDue(): number {
+    let n = 0;
+    for (;;) {
+      const now = this.timerNow();
+      let pick = -1;
+      for (let i = 0; i < this.scheduled.length; i++) {
+        const e = this.scheduled[i];
+        if (e.at <= now && (pick < 0 || e.at < this.scheduled[pick].at || (e.at === this.scheduled[pick].at && e.seq < this.scheduled[pick].seq))) pick = i;
+      }
+      if (pick < 0) return n;
+      const [e] = this.scheduled.splice(pick, 1);
+      e.run();
+      n++;
+    }
+  }
+
+  private timerNow(): number {
+    return this.opts.timerClock ? this.opts.timerClock() : this.now();
   }
 
   /** Resolves once no dispatch is waiting for its answer. */

@@ -12,8 +12,21 @@ import { KONG_VERSIONS, versionAtLeast } from "../host/nwm.ts";
 class FakeClock {
   ms = Date.UTC(2026, 0, 1, 12, 0, 0);
   now = () => this.ms;
+  /**
+   * Runs at each step of an advance: the filter's tick, as Kong runs it every 20 ms. The filter's
+   * clock moves at most 1 s per reading (assembly/delivery/clock.ts: a leap counts as a second), so
+   * time that passes is read in steps of a second, as ticks would read it.
+   */
+  onStep: (() => void) | null = null;
   advance(ms: number): void {
-    this.ms += ms;
+    if (!this.onStep) {
+      this.ms += ms;
+      return;
+    }
+    for (let left = ms; left > 0; left -= 1000) {
+      this.ms += Math.min(1000, left);
+      if (left > 1000) this.onStep();
+    }
   }
 }
 
@@ -54,8 +67,10 @@ function batchCalls(host: KongWasmHost) {
 const setup = (config: Record<string, unknown> = {}, clock = new FakeClock()) => setupOn(config, clock);
 
 async function setupOn(config: Record<string, unknown>, clock: FakeClock, kongVersion?: string) {
-  h = await harness({ config: { application_id: "delivery", ...config }, host: { clock: clock.now, kongVersion } });
-  return { h, clock };
+  const hh = await harness({ config: { application_id: "delivery", ...config }, host: { clock: clock.now, kongVersion } });
+  h = hh;
+  clock.onStep = () => hh.host.tickAll();
+  return { h: hh, clock };
 }
 
 // The fault tests run on every Kong version the test host copies: delivery must not depend on
@@ -207,6 +222,8 @@ describe("no answer", () => {
       filters: (url) => [{ name: "moesif", config: JSON.stringify({ application_id: "delivery", api_endpoint: url, upstream: `localhost:${new URL(url).port}`, connect_timeout: 200, send_timeout: 200 }) }],
       host: { clock: clock.now, kongVersion },
     });
+    const hh = h;
+    clock.onStep = () => hh.host.tickAll();
     h.collector.failNext({ hang: true });
     await send(h.gateway.url, { path: "/a" });
     await h.flush();
@@ -449,7 +466,8 @@ describe("batches", () => {
       await h.host.settle();
       clock.advance(20);
     }
-    assert.deepEqual(h.host.calls.slice(0, 2).map((c) => c.headers.find(([k]) => k === ":path")![1].toString()), ["/v1/config", "/v1/rules"]);
+    // A fetch yields to batches (issue 30): the config and the rules once no batch is waiting.
+    assert.deepEqual(h.host.calls.slice(10).map((c) => c.headers.find(([k]) => k === ":path")![1].toString()), ["/v1/config", "/v1/rules"]);
     assert.equal(batchCalls(h.host).length, 10);
     assert.equal(h.collector.events.length, 20);
     assert.equal(h.collector.maxConcurrent, 1);
@@ -691,6 +709,8 @@ describe("counters", () => {
   test("without debug, drops of any kind (sampling included) are summed up in one line every 5 minutes", async () => {
     const clock = new FakeClock();
     h = await harness({ config: { application_id: "quiet" }, host: { clock: clock.now }, collector: { appConfig: { sample_rate: 0 } } });
+    const hq = h;
+    clock.onStep = () => hq.host.tickAll();
     await warmUp(h); // a first call, so that the config is fetched (that call's event was kept: no config yet)
     for (let i = 0; i < 3; i++) await send(h.gateway.url, { path: `/s/${i}` });
     await h.flush();

@@ -46,7 +46,7 @@ describe("CallLimit", () => {
 
   it("never goes below one call, nor above the cap", () => {
     const l = new CallLimit();
-    for (let t: u64 = 1; t < 20; t++) l.trouble(t * 10, t * 10 + 1);
+    for (let t: i64 = 1; t < 20; t++) l.trouble(t * 10, t * 10 + 1);
     expect(l.value).toBe(1);
     const g = new CallLimit();
     for (let i = 0; i < 1000; i++) g.clean(true);

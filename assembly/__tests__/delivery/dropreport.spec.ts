@@ -57,7 +57,7 @@ describe("DropReport", () => {
     stats.droppedQueueFull += 1;
     expect(r.due(stats, 1000)).toBe(true);
     r.line(stats, state(), 1000);
-    for (let t: u64 = 2000; t < 3600000; t += 1000) expect(r.due(stats, t)).toBe(false);
+    for (let t: i64 = 2000; t < 3600000; t += 1000) expect(r.due(stats, t)).toBe(false);
     stats.droppedQueueFull += 30;
     expect(r.due(stats, 3600500)).toBe(true);
     expect(r.line(stats, state(), 3600500).startsWith("moesif: dropped 30 events in the last 9.5 s (3 events/s not delivered)")).toBe(true);

@@ -1,5 +1,5 @@
 import { Sampling, SampleInput, weightFor } from "../../delivery/sampling";
-import { parseRetryAfter, parseHttpDate } from "../../delivery/sender";
+import { parseRetryAfter, parseHttpDate } from "../../delivery/retry";
 import { b } from "../helpers";
 
 function input(user: string | null, company: string | null, verb: string = "GET", route: string = "/", status: string = "200"): SampleInput {

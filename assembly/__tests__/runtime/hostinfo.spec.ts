@@ -1,4 +1,4 @@
-import { parseMajorMinor } from "../../runtime/hostinfo";
+import { parseMajorMinor, hostProfile } from "../../runtime/hostinfo";
 import { b } from "../helpers";
 
 describe("parseMajorMinor (kong.version)", () => {
@@ -17,5 +17,17 @@ describe("parseMajorMinor (kong.version)", () => {
     expect(parseMajorMinor(b("v3.9.1"))).toBe(0);
     expect(parseMajorMinor(b("3."))).toBe(0);
     expect(parseMajorMinor(b("99999.1"))).toBe(0);
+  });
+});
+
+describe("hostProfile", () => {
+  it("is the safe profile until a request has told which host this is", () => {
+    const p = hostProfile();
+    expect(p.known).toBe(false);
+    expect(p.parallelCalls).toBe(false, "one call at a time");
+    expect(p.readsAnswers).toBe(false, ":status only");
+    expect(p.reportsFailures).toBe(false);
+    expect(p.dispatchesFromAnswers).toBe(false);
+    expect(p.metrics).toBe(false);
   });
 });

@@ -1,0 +1,2 @@
+import base from "./as-pect.config.mjs";
+export default { ...base, entries: ["assembly/__tests__/delivery/*.spec.ts"] };
