@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { scenarios, benchHost, measure, BENCH_CONFIG, PhaseCost, Scenario, requestState, wasm } from "./inprocess.ts";
 import type { KongWasmHost } from "../tests/host/kong-host.ts";
 import { endToEnd } from "./e2e.ts";
-import { profile, namedBuild, moduleOf, layerOf } from "./size.ts";
+import { profile, namedBuild, moduleOf, layerOf, SIZE_BUDGET } from "./size.ts";
 import { profileWasm, purposeOf, sumBy, TimeProfile } from "./profile.ts";
 import { throughput } from "./throughput.ts";
 import { gatewayKong, GatewayKong, renderGatewayKong, LAST_MEASURED } from "./gateway-kong.ts";
@@ -352,7 +352,7 @@ async function main() {
   out(`| request path (header and body callbacks), own time, worst scenario, governance with 10 rules included (§1, §7) | ≤ 2 µs | ${f(worstPath)} µs (${worstPathName}; the no-op filter's own: up to ${f(noopPath)} µs) | ${f(worstPath / 2)}× | ${target(worstPath <= 2)} |`);
   out(`| request path, own time ÷ the no-op filter's whole call, worst scenario | ≤ 3× | ${f(Math.max(...rpRatio))}× (host included: ${f(Math.max(...rpTotalRatio))}×) | ${f(Math.max(...rpRatio) / 3)}× | ${target(Math.max(...rpRatio) <= 3)} |`);
   out(`| moesif.wasm size, every feature | ≤ 64 KiB | ${f(wasmBytes.length / 1024, 1)} KiB | ${f(wasmBytes.length / 65536)}× | ${target(wasmBytes.length <= 64 * 1024)} |`);
-  out(`| moesif.wasm no larger than when issue 23 was filed (§4) | ≤ 110,770 bytes | ${wasmBytes.length.toLocaleString("en")} bytes | ${f(wasmBytes.length / 110770, 3)}× | ${target(wasmBytes.length <= 110770)} |`);
+  out(`| moesif.wasm within its size budget (issue 23's 110,770 bytes plus issues 29 and 30, bench/size.ts; §4) | ≤ ${SIZE_BUDGET.toLocaleString("en")} bytes | ${wasmBytes.length.toLocaleString("en")} bytes | ${f(wasmBytes.length / SIZE_BUDGET, 3)}× | ${target(wasmBytes.length <= SIZE_BUDGET)} |`);
   out(`| linear memory at the defaults, any traffic (§3, §6) | ≤ 16 MiB | ${mib(memMax)} MiB | ${f(memMax / (16 * 2 ** 20))}× | ${target(memMax <= 16 * 2 ** 20)} |`);
   out(`| gzip size vs zlib level 6 (§5) | within 15% | ${f((c.filter.size / c.zlib6.size - 1) * 100, 1)}% larger | ${f(c.filter.size / c.zlib6.size / 1.15)}× | ${target(c.filter.size / c.zlib6.size <= 1.15)} |`);
   out(`| gzip speed on the recorded batch (§5) | ≥ 100 MB/s | ${f(c.filter.mbps, 1)} MB/s | ${f(c.filter.mbps / 100)}× | ${target(c.filter.mbps >= 100)} |`);

@@ -136,5 +136,6 @@ export function identityFor(config: Config): IdentityConfig {
   }
   id.userIdField = config.authorizationUserIdField;
   id.companyIdField = config.authorizationCompanyIdField;
+  id.consumerHeaders = config.useConsumerHeaders;
   return id;
 }

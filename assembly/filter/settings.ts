@@ -17,8 +17,5 @@ export class CallSettings {
     public stats: Stats,
     /** Governance's rules and cohorts; null with disable_governance. */
     public governance: RuleStore | null,
-  ) {
-    // use_consumer_headers, for identify; identityFor (root.ts) makes the rest of `identity`.
-    identity.consumerHeaders = config.useConsumerHeaders;
-  }
+  ) {}
 }

@@ -4,7 +4,7 @@
 // `kong.version` (Kong's Lua, 3.6+); else `ngx.kong_version`, an nginx variable an operator of plain
 // nginx with NWM may set to the Kong release whose NWM pin it runs (the project's real-host tests
 // do); else an nginx with Kong's own variable `$kong_proxy_mode` (set in every proxied location of
-// kong/templates/nginx_kong.lua, `set $kong_proxy_mode 'http'`, since long before 3.4) is Kong
+// kong/templates/nginx_kong.lua, `set $kong_proxy_mode 'http'`: line 133 at 3.4.2, 154 at 3.5.0) is Kong
 // 3.4/3.5, which has no kong.version; any other nginx (its variables answer, as `ngx.nginx_version`),
 // and a version that does not parse, is a host that cannot be told: it gets the safe profile, as
 // before the first request — no metric, no second call in flight, nothing read from an answer but

@@ -256,7 +256,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       // A body with a length reaches the body filters as nginx's proxy buffers fill (proxy_buffering
       // on, Kong's default: 8 KiB buffers here), not as the upstream wrote it: the real host passed a
       // 6-byte body written in two parts 50 ms apart as one piece, and a 60 KB one as 8 KiB pieces
-      // (the nginx + NWM build's tests/nwm/golden.test.ts, git show f66d8f6:tests/nwm/golden.test.ts).
+      // (the removed real-host suite, f66d8f6:tests/nwm/golden.test.ts).
       // One without a length goes on chunk by chunk, as there.
       const length = upRes.headers["transfer-encoding"] === undefined && upRes.headers["content-length"] !== undefined;
       let held: Buffer[] = [];

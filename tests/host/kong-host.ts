@@ -26,7 +26,7 @@ export interface FilterSpec {
  * A collector that closes (or resets) the connection after the request was sent, before a whole
  * answer: the socket itself did not fail, so its status stays "ok" (ngx_wasm_socket_tcp_err is the
  * only place it is set, src/common/ngx_wasm_socket_tcp.c:67-75 at 9136e463), and Kong 3.9 calls back
- * with `:dispatch_status: ok` and no `:status` — as the real host does in tests/nwm/delivery.test.ts
+ * with `:dispatch_status: ok` and no `:status` — as the real host does in the removed real-host suite, f66d8f6:tests/nwm/delivery.test.ts
  * ("reset").
  */
 const CLOSED_BEFORE_ANSWER = { status: "ok", detail: "connection closed before an answer" };
@@ -857,7 +857,7 @@ export class KongWasmHost {
    * Whether nginx wrote the request body to a temp file (ngx_http_wasm_get_buffer then answers
    * NotFound and logs "cannot read request body buffered to file", ngx_proxy_wasm_host.c:74-81 at
    * 9136e463). Not simply "bigger than client_body_buffer_size", as the real host showed
-   * (tests/nwm/golden.test.ts: a 2000-byte body with a 1024-byte buffer was read): NWM asks for the
+   * (the removed real-host suite, f66d8f6:tests/nwm/golden.test.ts: a 2000-byte body with a 1024-byte buffer was read): NWM asks for the
    * body in a single buffer (r->request_body_in_single_buf = 1, src/http/ngx_http_wasm_util.c:50 at
    * every pin), and nginx 1.25.3's ngx_http_read_client_request_body (src/http/ngx_http_request_body.c:
    * 175-180) then sizes that buffer for the whole rest of a body with a known length when the rest is
@@ -891,7 +891,7 @@ export class KongWasmHost {
     // (src/http/ngx_http_wasm_headers_shims.c:245-247 at every pin) says chunked when
     // content_length_n < 0, and runs before nginx's own header filter clears the length of a 204
     // (ngx_http_header_filter_module.c:226-233 in nginx 1.25.3). The real host says chunked for a 204
-    // (tests/nwm/golden.test.ts, "no body: a 204"), though the client gets neither header.
+    // (the removed real-host suite, f66d8f6:tests/nwm/golden.test.ts, "no body: a 204"), though the client gets neither header.
     else out.push(["Transfer-Encoding", Buffer.from("chunked")]);
     out.push(["Connection", Buffer.from(s.keepAlive === false ? "close" : "keep-alive")]);
     return out;
@@ -1367,7 +1367,7 @@ export class HttpStream {
    * end_of_stream is not made. So a response with a length whose body comes in one piece gets one
    * call with end_of_stream 1, and one in several pieces never gets end_of_stream (the filter must
    * finish in on_log); one without a length gets its pieces and then an empty call with
-   * end_of_stream 1. All seen in the real host with the probe filter (tests/nwm/golden.test.ts).
+   * end_of_stream 1. All seen in the real host with the probe filter (the removed real-host suite, f66d8f6:tests/nwm/golden.test.ts).
    */
   responseBody(chunk: Buffer | null, eof: boolean): void {
     const len = chunk?.length ?? 0;
@@ -1410,7 +1410,7 @@ export class HttpStream {
    * src/http/ngx_http_wasm_util.c:168-201 at 9136e463, the same function at every pin, called from
    * ngx_http_wasm_filter_module.c:90): Server when none is set — "nginx", as Kong's template has
    * `server_tokens off` — and Date (nginx's cached time). The real host shows both in a blocked
-   * call's event (tests/nwm/governance.test.ts). A proxied response gets neither: Kong passes the
+   * call's event (the removed real-host suite, f66d8f6:tests/nwm/governance.test.ts). A proxied response gets neither: Kong passes the
    * upstream's Server and Date (proxy_pass_header), and nginx's proxy module marks them present but
    * empty when the upstream sent none (ngx_http_proxy_process_header, nginx 1.25.3
    * src/http/modules/ngx_http_proxy_module.c:1962-1989). Not emulated: Kong's Lua header_filter,

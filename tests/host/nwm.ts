@@ -97,7 +97,7 @@ export interface NwmProfile {
    * end_of_stream given to on_request_headers and on_response_headers: 1 at 21732b18 and a7087a37
    * (NGX_HTTP_PROXY_WASM_EOF, defined 1 at src/http/proxy_wasm/ngx_http_proxy_wasm.c:9, passed at
    * :43 and :196), 0 from 91d447ff (:40 and :188, "eof: 0"). Seen in the real host with the probe
-   * filter (tests/nwm/golden.test.ts of the nginx + NWM build, git show f66d8f6).
+   * filter (the removed real-host suite, f66d8f6:tests/nwm/golden.test.ts).
    */
   headersEndOfStream: boolean;
 }

@@ -218,7 +218,7 @@ function checkBlocked(c: Case, r: RawResponse, hh: Harness, e: MoesifEvent) {
   assert.equal((e.response.headers as Record<string, string>)["content-type"], "application/json");
   for (const [k, v] of Object.entries(b.headers ?? {})) assert.equal((e.response.headers as Record<string, string>)[k], v, `event ${k}`);
   // NWM's header filter adds Server and Date to a local response (kong-host.ts, prepareLocalResponse;
-  // seen in the real host, tests/nwm/governance.test.ts).
+  // seen in the real host, the removed real-host suite, f66d8f6:tests/nwm/governance.test.ts).
   assert.equal((e.response.headers as Record<string, string>).server, "nginx");
   assert.equal((e.response.headers as Record<string, string>).date, r.headers.date);
 }
