@@ -5,23 +5,10 @@ import { parseConfig, Config } from "../../assembly/filter/config";
 import { ByteWriter, utf8 } from "../../assembly/codec/bytes";
 import { writeJsonString } from "../../assembly/codec/jsonwrite";
 import "../../assembly/runtime/abort";
+import { given, answer } from "../support/wasm-io";
 
-let inBuf = new Uint8Array(0);
-let outBuf = new Uint8Array(0);
 
-export function input(len: i32): usize {
-  __collect();
-  inBuf = new Uint8Array(len);
-  return inBuf.dataStart;
-}
-
-export function result_ptr(): usize {
-  return outBuf.dataStart;
-}
-
-export function result_len(): i32 {
-  return outBuf.length;
-}
+export { input, result_ptr, result_len } from "../support/wasm-io";
 
 class Dump {
   w: ByteWriter = new ByteWriter();
@@ -91,7 +78,7 @@ function dump(c: Config): Uint8Array {
 
 /** 1 with the dump as the result, or 0 with the errors (a JSON array of strings). */
 export function parse_config(): i32 {
-  const r = parseConfig(inBuf);
+  const r = parseConfig(given());
   if (r.config === null) {
     const w = new ByteWriter();
     w.byte(0x5b);
@@ -99,9 +86,9 @@ export function parse_config(): i32 {
       if (i > 0) w.byte(0x2c);
       writeJsonString(w, utf8(r.errors[i]));
     }
-    outBuf = w.byte(0x5d).toBytes();
+    answer(w.byte(0x5d).toBytes());
     return 0;
   }
-  outBuf = dump(r.config!);
+  answer(dump(r.config!));
   return 1;
 }
