@@ -218,6 +218,8 @@ async function inKong(bin: string, o: { config: Record<string, unknown>; upstrea
 }
 
 main().catch((e) => {
-  console.error(red(String(e?.stack ?? e)));
+  // A Kong that is not there or does not start is the user's to fix, not a bug: its message alone.
+  const kongFault = kongBin(args["kong-bin"]) !== null && /^Error: .*(ENOENT|EACCES|did not start|version)/.test(String(e));
+  console.error(red(kongFault ? `npm start: ${String(e?.message ?? e)}` : String(e?.stack ?? e)));
   process.exit(1);
 });
