@@ -78,14 +78,14 @@ export class Sender extends AppData {
   }
 
   /** Takes a finished event into the queue; a full queue counts it (reported by a later tick). */
-  offer(event: Uint8Array, nowMs: u64): void {
+  offer(event: Uint8Array): void {
     if (this.core.offer(event) && this.opts.debug) {
       logInfo("moesif: queued event (" + event.length.toString() + " bytes), " + this.core.queue.length.toString() + " in queue");
     }
   }
 
   /** An event too big even without its bodies (huge headers): counted and reported by a later tick. */
-  tooLarge(size: i32, nowMs: u64): void {
+  tooLarge(): void {
     this.stats.droppedTooLarge++;
   }
 

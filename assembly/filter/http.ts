@@ -388,11 +388,11 @@ export class MoesifHttp extends HttpContext {
       if (c.responseBody !== null) c.responseBody!.omit();
       event = buildEvent(c, settings.eventOptions);
       if (event.length > MAX_EVENT_BYTES) {
-        sender.tooLarge(event.length, nowMs);
+        sender.tooLarge();
         return;
       }
     }
-    sender.offer(event, nowMs);
+    sender.offer(event);
   }
 }
 
