@@ -3,7 +3,8 @@
 // signal 6 after "[alert] http finalize non-active request"), while the no-op filter, no filter and
 // the Lua plugin ran the same load clean. The trigger was reading Kong's Lua-backed properties
 // (kong.route_id …) in on_log. This holds the filter to: 8 connections on a fresh single worker for
-// KONG_CONCURRENCY_SECONDS (60 by default: issue 29 asks for a minute without a crash; its first report came after ~2,500 requests), the filter on the route (DB-less, a filter chain), and
+// KONG_CONCURRENCY_SECONDS (60 by default: issue 29 asks for a minute without a crash; the crash
+// it reports came after ~2,500 requests), the filter on the route (DB-less, a filter chain), and
 //  - no worker exit ("worker process N exited on signal S", logged by the master at [alert]) and the
 //    same worker pid before and after;
 //  - no [alert] line at all;
