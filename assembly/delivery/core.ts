@@ -10,21 +10,18 @@ import { HostProfile } from "../runtime/profile";
 import { EventQueue, BatchWriter } from "./queue";
 import { Stats } from "./stats";
 import { gzip } from "../codec/deflate";
-import { random01 } from "../codec/random";
 import { SenderOptions } from "./options";
 import { Command, Outcome, AppData, CMD_LOG, CMD_DISPATCH, CMD_METRICS } from "./commands";
 import { Pacer } from "./pacer";
 import { Ledger } from "./ledger";
 import { DeliveryState } from "./dropreport";
-import { InFlightTable, Batch, Call, KIND_BATCH, KIND_CONFIG, KIND_RULES } from "./inflight";
+import { InFlightTable, Batch, Call, KIND_BATCH } from "./inflight";
 import { RetryScheduler } from "./retry";
 import { Concurrency, OneAtATime, Adaptive } from "./concurrency";
 import { presumeLostMs, FETCH_TIMEOUT_MS, LOST_CALL_CAP_MS } from "./presume";
 import { Fetches } from "./fetches";
 import { Reports } from "./reports";
 import { isIpLiteral } from "./endpoint";
-
-export { Command, Outcome, AppData };
 
 /** An answer slower than this share of the call's timeout is trouble: the collector is falling behind. */
 const SLOW_SHARE: i64 = 2;

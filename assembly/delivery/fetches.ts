@@ -60,7 +60,7 @@ export class Fetches {
       return;
     }
     // A timeout is a call presumed lost, not a collector that said no.
-    if (o.status == 0 && o.timedOut) f.lost(nowMs);
+    if (o.timedOut) f.lost(nowMs);
     else f.failed(nowMs, random01());
     if (rules) {
       if (!this.rulesFailing) reports.rulesFailed(o.status);

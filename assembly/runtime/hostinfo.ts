@@ -2,8 +2,7 @@
 // Each capability below names the ngx_wasm_module (NWM) source at the commit Kong pins that decides
 // it. Properties answer only in a request, so the first request of an instance learns the host:
 // `kong.version` (Kong's Lua, 3.6+); else `ngx.kong_version`, an nginx variable an operator of plain
-// nginx with NWM may set to the Kong release whose NWM pin it runs (the project's real-host tests
-// do); else an nginx with Kong's own variable `$kong_proxy_mode` (set in every proxied location of
+// nginx with NWM may set to the Kong release whose NWM pin it runs (README: Compatibility); else an nginx with Kong's own variable `$kong_proxy_mode` (set in every proxied location of
 // kong/templates/nginx_kong.lua, `set $kong_proxy_mode 'http'`: line 133 at 3.4.2, 154 at 3.5.0) is Kong
 // 3.4/3.5, which has no kong.version; any other nginx (its variables answer, as `ngx.nginx_version`),
 // and a version that does not parse, is a host that cannot be told: it gets the safe profile, as

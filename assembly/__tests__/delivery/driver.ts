@@ -1,7 +1,8 @@
 // A fake host for delivery's core: it carries out the core's commands as the adapter would, hands
 // out call tokens, keeps the calls out, and answers them when a spec says. Events are `{"i":N}`, so
 // what a call carried is read back from its body.
-import { DeliveryCore, Outcome } from "../../delivery/core";
+import { DeliveryCore } from "../../delivery/core";
+import { Outcome } from "../../delivery/commands";
 import { CMD_LOG, CMD_DISPATCH } from "../../delivery/commands";
 import { KIND_BATCH } from "../../delivery/inflight";
 import { EventQueue } from "../../delivery/queue";
